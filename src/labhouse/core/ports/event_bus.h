@@ -1,0 +1,37 @@
+// EventBus: job status and progress, fan-out to listeners (SSE streams, webhooks). Events are a
+// hint that the repository changed; a listener that misses one loses nothing, because the
+// repository holds the state.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "labhouse/core/domain/job.h"
+
+namespace labhouse {
+
+struct JobEvent {
+    std::string job_id;
+    JobState state = JobState::kQueued;
+    JobProgress progress;
+    std::optional<JobError> error;
+};
+
+class EventSubscription {
+public:
+    virtual ~EventSubscription() = default;
+    // Waits up to `timeout` for the next event; nullopt on timeout.
+    virtual std::optional<JobEvent> Next(std::chrono::milliseconds timeout) = 0;
+};
+
+class EventBus {
+public:
+    virtual ~EventBus() = default;
+    virtual void Publish(const JobEvent& event) = 0;
+    // Events of one job, or of every job when job_id is empty. Thread-safe.
+    virtual std::unique_ptr<EventSubscription> Subscribe(const std::string& job_id) = 0;
+};
+
+}  // namespace labhouse

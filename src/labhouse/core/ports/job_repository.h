@@ -1,0 +1,88 @@
+// JobRepository: the durable source of truth for jobs. Every state change is one transaction, so
+// a crash never leaves a half-written job. Implemented for SQLite (embedded) and PostgreSQL; both
+// pass the same contract suite (tests/contract/job_repository_contract.h).
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "labhouse/core/base/result.h"
+#include "labhouse/core/domain/job.h"
+
+namespace labhouse {
+
+struct JobListQuery {
+    std::optional<JobState> state;
+    int limit = 20;      // 1..100
+    std::string cursor;  // opaque, from the previous page's next_cursor; empty = newest
+};
+
+struct JobPage {
+    std::vector<Job> jobs;    // newest first
+    std::string next_cursor;  // empty when there is no further page
+};
+
+struct ClaimRequest {
+    std::string worker_id;
+    std::int64_t now_ms = 0;
+    std::int64_t lease_ms = 60000;
+    std::vector<std::string> backends;  // claim only jobs of these backends; empty = any
+};
+
+// What a worker learns when it reports progress or extends its lease.
+struct LeaseStatus {
+    bool cancel_requested = false;
+};
+
+class JobRepository {
+public:
+    virtual ~JobRepository() = default;
+
+    // Inserts a new queued job. With a non-empty job.idempotency_key: if a job with that key
+    // exists and has the same request_fingerprint, returns it (second = false) and inserts nothing;
+    // a different fingerprint is kAlreadyExists. Otherwise returns the stored job (second = true).
+    virtual Result<std::pair<Job, bool>> Create(const Job& job) = 0;
+    // kNotFound when absent.
+    virtual Result<Job> Get(const std::string& id) const = 0;
+    virtual Result<JobPage> List(const JobListQuery& query) const = 0;
+    // Counts per state, all states present.
+    virtual Result<std::map<JobState, std::int64_t>> CountByState() const = 0;
+    // Position of a queued job in the queue (0 = next to run); kFailedPrecondition if not queued.
+    virtual Result<std::int64_t> QueuePosition(const std::string& id) const = 0;
+
+    // Atomically claims the oldest queued job (of the given backends), marking it running under a
+    // lease for worker_id and counting an attempt. nullopt when none is queued.
+    virtual Result<std::optional<Job>> ClaimNext(const ClaimRequest& request) = 0;
+    // Progress and lease renewal by the lease holder. kFailedPrecondition when the caller no
+    // longer holds the lease (it expired and the job was re-queued or finished).
+    virtual Result<LeaseStatus> ReportProgress(const std::string& id, const std::string& worker_id,
+                                               const JobProgress& progress, std::int64_t lease_until_ms) = 0;
+    virtual Result<LeaseStatus> ExtendLease(const std::string& id, const std::string& worker_id,
+                                            std::int64_t lease_until_ms) = 0;
+    // Ends a running job held by worker_id. kFailedPrecondition when not the lease holder.
+    virtual Status MarkSucceeded(const std::string& id, const std::string& worker_id, const std::string& result_blob,
+                                 const std::map<std::string, std::string>& result_meta, std::int64_t now_ms) = 0;
+    virtual Status MarkFailed(const std::string& id, const std::string& worker_id, const JobError& error,
+                              std::int64_t now_ms) = 0;
+    virtual Status MarkCanceled(const std::string& id, const std::string& worker_id, std::int64_t now_ms) = 0;
+    // Gives a running job back to the queue without counting the attempt (graceful shutdown).
+    virtual Status Release(const std::string& id, const std::string& worker_id) = 0;
+
+    // Cancel: a queued job becomes canceled at once; a running job gets cancel_requested (its
+    // worker stops at the next step). kFailedPrecondition for a finished job, kNotFound if absent.
+    virtual Result<Job> RequestCancel(const std::string& id, std::int64_t now_ms) = 0;
+    // Running jobs whose lease expired go back to queued, or to failed (WORKER_LOST) once their
+    // attempts reach max_attempts. With `all_running`, every running job counts as expired (used at
+    // start of the embedded mode, where no other process can hold a lease). Returns the ids touched.
+    virtual Result<std::vector<std::string>> RecoverExpired(std::int64_t now_ms, bool all_running) = 0;
+    // Deletes a finished job (kFailedPrecondition while queued or running). Returns its blob ids so
+    // the caller can remove those no other job uses.
+    virtual Result<std::vector<std::string>> Delete(const std::string& id) = 0;
+    // True when another job still references the blob.
+    virtual Result<bool> BlobInUse(const std::string& blob_id) const = 0;
+};
+
+}  // namespace labhouse

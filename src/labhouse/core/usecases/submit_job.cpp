@@ -1,0 +1,130 @@
+#include "labhouse/core/usecases/submit_job.h"
+
+#include "labhouse/core/base/ids.h"
+#include "labhouse/core/base/sha256.h"
+
+namespace labhouse {
+namespace {
+constexpr std::size_t kMaxPromptChars = 4000;
+constexpr std::size_t kMaxIdempotencyKeyChars = 255;
+}  // namespace
+
+Status ValidateCommonParams(const JobParams& p) {
+    if (p.strength && !(*p.strength >= 0.0 && *p.strength <= 1.0)) {
+        return InvalidArgument("strength must be between 0 and 1");
+    }
+    if (p.steps && (*p.steps < 1 || *p.steps > 150)) return InvalidArgument("steps must be between 1 and 150");
+    if (p.guidance && !(*p.guidance >= 0.0 && *p.guidance <= 35.0)) {
+        return InvalidArgument("guidance must be between 0 and 35");
+    }
+    if (p.seed && (*p.seed < 0 || *p.seed > 4294967295LL)) {
+        return InvalidArgument("seed must be between 0 and 4294967295");
+    }
+    if (p.prompt.size() > kMaxPromptChars || p.negative_prompt.size() > kMaxPromptChars) {
+        return InvalidArgument("prompt is longer than 4000 characters");
+    }
+    if (!p.style.empty() && FindStyle(p.style) == nullptr) {
+        std::string known;
+        for (const Style& s : StyleCatalog()) known += (known.empty() ? "" : ", ") + s.name;
+        return InvalidArgument("unknown style '" + p.style + "' (known: " + known + ")");
+    }
+    return OkStatus();
+}
+
+std::string RequestFingerprint(const SubmitRequest& request) {
+    Sha256 hasher;
+    auto field = [&](const std::string& name, const std::string& value) {
+        hasher.Update(name);
+        hasher.Update("=");
+        hasher.Update(std::to_string(value.size()));
+        hasher.Update(":");
+        hasher.Update(value);
+        hasher.Update(";");
+    };
+    const JobParams& p = request.params;
+    field("backend", p.backend);
+    field("style", p.style);
+    field("prompt", p.prompt);
+    field("negative_prompt", p.negative_prompt);
+    field("strength", p.strength ? std::to_string(*p.strength) : "");
+    field("steps", p.steps ? std::to_string(*p.steps) : "");
+    field("guidance", p.guidance ? std::to_string(*p.guidance) : "");
+    field("seed", p.seed ? std::to_string(*p.seed) : "");
+    field("sampler", p.sampler);
+    field("model", p.model);
+    for (const auto& [k, v] : p.options) field("option." + k, v);
+    field("image", Sha256Hex(request.image_bytes));
+    for (const auto& [k, v] : request.extra_images) field("extra." + k, Sha256Hex(v));
+    return hasher.FinishHex();
+}
+
+SubmitJob::SubmitJob(JobRepository& jobs, BlobStore& blobs, const ImageCodec& codec, JobQueue& queue,
+                     EventBus& events, const BackendRegistry& backends, const Clock& clock, SubmitLimits limits)
+    : jobs_(jobs),
+      blobs_(blobs),
+      codec_(codec),
+      queue_(queue),
+      events_(events),
+      backends_(backends),
+      clock_(clock),
+      limits_(limits) {}
+
+Result<std::string> SubmitJob::StoreImage(const std::string& field, const std::string& bytes) {
+    if (bytes.empty()) return InvalidArgument("'" + field + "' is empty");
+    if (static_cast<std::int64_t>(bytes.size()) > limits_.max_upload_bytes) {
+        return PayloadTooLarge("'" + field + "' is " + std::to_string(bytes.size()) + " bytes; the limit is " +
+                               std::to_string(limits_.max_upload_bytes));
+    }
+    auto info = codec_.Probe(bytes);
+    if (!info) return Error{info.error().code, "'" + field + "': " + info.error().message, {}};
+    const std::int64_t pixels = std::int64_t{info->width} * info->height;
+    if (pixels > limits_.max_pixels) {
+        return PayloadTooLarge("'" + field + "' is " + std::to_string(info->width) + "x" +
+                               std::to_string(info->height) + " pixels; the limit is " +
+                               std::to_string(limits_.max_pixels) + " pixels");
+    }
+    // Decoding applies the EXIF orientation; re-encoding drops every other metadata (GPS, camera).
+    auto image = codec_.Decode(bytes);
+    if (!image) return Error{image.error().code, "'" + field + "': " + image.error().message, {}};
+    LABHOUSE_ASSIGN_OR_RETURN(std::string png, codec_.EncodePng(*image, {}));
+    return blobs_.Put(png);
+}
+
+Result<SubmitResult> SubmitJob::Submit(SubmitRequest request) {
+    if (request.idempotency_key.size() > kMaxIdempotencyKeyChars) {
+        return InvalidArgument("Idempotency-Key is longer than 255 characters");
+    }
+    LABHOUSE_RETURN_IF_ERROR(ValidateCommonParams(request.params));
+    const Style* style = request.params.style.empty() ? nullptr : FindStyle(request.params.style);
+    LABHOUSE_ASSIGN_OR_RETURN(Transformer * backend,
+                              backends_.Resolve(request.params.backend, request.params, style));
+    for (const auto& [name, bytes] : request.extra_images) {
+        if (name.size() < 6 || name.substr(name.size() - 6) != "_image") {
+            return InvalidArgument("unexpected image field '" + name + "'");
+        }
+    }
+    const std::string fingerprint = RequestFingerprint(request);
+
+    Job job;
+    job.id = NewJobId();
+    job.params = request.params;
+    job.params.backend = std::string(backend->Name());
+    LABHOUSE_ASSIGN_OR_RETURN(job.input_blob, StoreImage("image", request.image_bytes));
+    for (const auto& [name, bytes] : request.extra_images) {
+        LABHOUSE_ASSIGN_OR_RETURN(job.params.options[name], StoreImage(name, bytes));
+    }
+    job.max_attempts = limits_.max_attempts;
+    job.created_ms = clock_.NowMs();
+    job.progress.stage = "queued";
+    job.idempotency_key = request.idempotency_key;
+    job.request_fingerprint = fingerprint;
+
+    LABHOUSE_ASSIGN_OR_RETURN(auto created, jobs_.Create(job));
+    if (created.second) {
+        events_.Publish({created.first.id, created.first.state, created.first.progress, std::nullopt});
+        queue_.Announce(created.first.id);
+    }
+    return SubmitResult{std::move(created.first), created.second};
+}
+
+}  // namespace labhouse
