@@ -1,0 +1,105 @@
+#include "labhouse/adapters/http/http_server.h"
+
+#include "labhouse/adapters/http/error_mapping.h"
+#include "labhouse/adapters/http/route_context.h"
+#include "labhouse/core/base/log.h"
+
+namespace labhouse::http {
+
+void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
+    res.status = status;
+    res.set_content(body.dump(), "application/json");
+}
+
+void SendError(httplib::Response& res, const Error& error) { SendJson(res, HttpStatusFor(error.code), ErrorBody(error)); }
+
+void Route(httplib::Server& server, RouteContext& ctx, Method method, const std::string& pattern,
+           const std::string& label, RouteHandler handler) {
+    auto wrapped = [&ctx, label, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
+        try {
+            handler(req, res);
+        } catch (const std::exception& e) {  // the firewall: one bad request never takes the server down
+            Log(LogLevel::kError, "http_handler_exception", {{"route", label}, {"message", e.what()}});
+            SendError(res, Internal("internal error"));
+        }
+        ctx.deps.metrics.IncrementCounter("labhouse_http_requests_total",
+                                          {{"route", label}, {"status", std::to_string(res.status)}});
+    };
+    switch (method) {
+        case Method::kGet: server.Get(pattern, wrapped); break;
+        case Method::kPost: server.Post(pattern, wrapped); break;
+        case Method::kDelete: server.Delete(pattern, wrapped); break;
+    }
+}
+
+HttpServer::HttpServer(HttpConfig config, HttpDeps deps)
+    : config_(std::move(config)), deps_(deps), server_(std::make_unique<httplib::Server>()) {
+    deps_.metrics.Describe("labhouse_http_requests_total", "counter", "HTTP requests by route and status.");
+    const int threads = config_.threads;
+    server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
+    server_->set_payload_max_length(static_cast<std::size_t>(config_.max_body_bytes));
+    server_->set_read_timeout(config_.read_timeout_s, 0);
+    server_->set_write_timeout(config_.write_timeout_s, 0);
+    server_->set_keep_alive_max_count(1000);
+    // Errors httplib produces itself (no route, body too large, malformed request) get our JSON
+    // body too, so every error a client sees has the same shape.
+    server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
+        if (!res.body.empty()) return;
+        std::string code = "INVALID_ARGUMENT";
+        std::string message = "bad request";
+        if (res.status == 404) {
+            code = "NOT_FOUND";
+            message = "no such resource: " + req.path;
+        } else if (res.status == 413) {
+            code = "PAYLOAD_TOO_LARGE";
+            message = "request body is larger than " + std::to_string(config_.max_body_bytes) + " bytes";
+        } else if (res.status == 405) {
+            code = "METHOD_NOT_ALLOWED";
+            message = "method not allowed";
+        } else if (res.status >= 500) {
+            code = "INTERNAL";
+            message = "internal error";
+        } else if (res.status == 400) {
+            message = "malformed request (for example a broken multipart body)";
+        }
+        res.set_content(ErrorBody(code, message).dump(), "application/json");
+    });
+    server_->set_exception_handler([](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_content(ErrorBody("INTERNAL", "internal error").dump(), "application/json");
+    });
+    RegisterRoutes();
+}
+
+HttpServer::~HttpServer() { Stop(); }
+
+void HttpServer::RegisterRoutes() {
+    context_ = std::make_unique<RouteContext>(RouteContext{config_, deps_, stopping_});
+    RouteContext* ctx = context_.get();
+    RegisterJobRoutes(*server_, *ctx);
+    RegisterImageRoutes(*server_, *ctx);
+    RegisterMetaRoutes(*server_, *ctx);
+    RegisterUiRoutes(*server_, *ctx);
+}
+
+Result<int> HttpServer::Bind() {
+    int port = config_.port;
+    if (port == 0) {
+        port = server_->bind_to_any_port(config_.host);
+        if (port < 0) return Unavailable("cannot bind " + config_.host);
+        return port;
+    }
+    if (!server_->bind_to_port(config_.host, port)) {
+        return Unavailable("cannot bind " + config_.host + ":" + std::to_string(port) + " (address in use?)");
+    }
+    return port;
+}
+
+void HttpServer::Serve() { server_->listen_after_bind(); }
+
+void HttpServer::Stop() {
+    stopping_ = true;
+    if (server_) server_->stop();
+}
+
+}  // namespace labhouse::http

@@ -1,0 +1,72 @@
+// HttpServer: the REST API (docs/api.md), Server-Sent Events and the embedded web UI, on
+// cpp-httplib. Handlers parse at the edge into core types, call use cases, and map errors to
+// HTTP in one place (error_mapping.h). Every handler runs behind an exception firewall.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "labhouse/core/base/metrics.h"
+#include "labhouse/core/base/result.h"
+#include "labhouse/core/ports/blob_store.h"
+#include "labhouse/core/ports/event_bus.h"
+#include "labhouse/core/ports/job_repository.h"
+#include "labhouse/core/usecases/backend_registry.h"
+#include "labhouse/core/usecases/cancel_job.h"
+#include "labhouse/core/usecases/submit_job.h"
+
+namespace httplib {
+class Server;
+}
+
+namespace labhouse::http {
+
+struct HttpConfig {
+    std::string host = "127.0.0.1";
+    int port = 8000;
+    int threads = 32;                             // concurrent requests (SSE streams hold one each)
+    std::int64_t max_body_bytes = 21'000'000;     // whole request body (multipart overhead included)
+    int read_timeout_s = 30;
+    int write_timeout_s = 30;
+    int sse_keepalive_s = 15;
+};
+
+// What the routes need. References outlive the server.
+struct HttpDeps {
+    SubmitJob& submit;
+    CancelJob& cancel;
+    JobRepository& jobs;
+    BlobStore& blobs;
+    const BackendRegistry& backends;
+    EventBus& events;
+    Metrics& metrics;
+    std::function<Status()> ready;  // /readyz
+    std::string version;
+};
+
+class HttpServer {
+public:
+    HttpServer(HttpConfig config, HttpDeps deps);
+    ~HttpServer();
+
+    // Binds the socket. kUnavailable when the address is taken. Returns the bound port (useful
+    // with port 0).
+    Result<int> Bind();
+    // Serves until Stop(); blocks the calling thread.
+    void Serve();
+    // Stops accepting; open SSE streams end. Thread-safe.
+    void Stop();
+
+private:
+    void RegisterRoutes();
+
+    HttpConfig config_;
+    HttpDeps deps_;
+    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<struct RouteContext> context_;
+    std::atomic<bool> stopping_{false};
+};
+
+}  // namespace labhouse::http

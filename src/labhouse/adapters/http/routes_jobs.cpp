@@ -1,0 +1,216 @@
+// /api/v1/jobs: submit, read, list, cancel, delete, and the Server-Sent Events stream.
+#include <chrono>
+#include <set>
+
+#include "labhouse/adapters/http/error_mapping.h"
+#include "labhouse/adapters/http/job_dto.h"
+#include "labhouse/adapters/http/request_parsing.h"
+#include "labhouse/adapters/http/route_context.h"
+#include "labhouse/core/base/ids.h"
+
+namespace labhouse::http {
+namespace {
+
+// Text fields POST /api/v1/jobs accepts, and file fields. Anything else is refused, so a typo
+// ("strenght") is an error instead of a silently ignored setting.
+const std::set<std::string> kTextFields = {"backend", "style", "prompt", "negative_prompt", "strength", "steps",
+                                           "guidance", "seed", "sampler", "model", "engine", "effect"};
+const std::set<std::string> kFileFields = {"image", "reference_image"};
+// Option fields copied into JobParams::options for the backend to read.
+const std::set<std::string> kOptionFields = {"engine", "effect"};
+
+Result<SubmitRequest> ParseSubmit(const httplib::Request& req) {
+    if (!req.is_multipart_form_data()) {
+        return InvalidArgument("POST /api/v1/jobs takes multipart/form-data with an 'image' file");
+    }
+    SubmitRequest request;
+    JobParams& p = request.params;
+    for (const auto& [name, field] : req.files) {
+        const bool is_file = kFileFields.count(name) > 0;
+        if (!is_file && kTextFields.count(name) == 0) {
+            return InvalidArgument("unknown field '" + name + "'");
+        }
+        if (req.files.count(name) > 1) return InvalidArgument("field '" + name + "' given more than once");
+        if (is_file) {
+            if (name == "image") {
+                request.image_bytes = field.content;
+            } else {
+                request.extra_images[name] = field.content;
+            }
+            continue;
+        }
+        const std::string& v = field.content;
+        if (name == "backend") p.backend = v;
+        else if (name == "style") p.style = v;
+        else if (name == "prompt") p.prompt = v;
+        else if (name == "negative_prompt") p.negative_prompt = v;
+        else if (name == "sampler") p.sampler = v;
+        else if (name == "model") p.model = v;
+        else if (name == "strength") { LABHOUSE_ASSIGN_OR_RETURN(p.strength, ParseDouble(name, v, 0.0, 1.0)); }
+        else if (name == "guidance") { LABHOUSE_ASSIGN_OR_RETURN(p.guidance, ParseDouble(name, v, 0.0, 35.0)); }
+        else if (name == "steps") {
+            LABHOUSE_ASSIGN_OR_RETURN(std::int64_t steps, ParseInt(name, v, 1, 150));
+            p.steps = static_cast<int>(steps);
+        } else if (name == "seed") {
+            LABHOUSE_ASSIGN_OR_RETURN(p.seed, ParseInt(name, v, 0, 4294967295LL));
+        } else if (kOptionFields.count(name)) {
+            p.options[name] = v;
+        }
+    }
+    if (req.files.count("image") == 0) return InvalidArgument("missing the 'image' file field");
+    request.idempotency_key = req.get_header_value("Idempotency-Key");
+    return request;
+}
+
+// Path ids are checked before any lookup: a malformed id (e.g. "..%2F..%2Fetc%2Fpasswd") is a 400
+// and never reaches storage.
+Result<std::string> JobIdFrom(const httplib::Request& req) {
+    const std::string id = req.matches[1];
+    if (!IsValidJobId(id)) return InvalidArgument("malformed job id");
+    return id;
+}
+
+void SendJob(RouteContext& ctx, httplib::Response& res, int status, const Job& job) {
+    std::optional<std::int64_t> position;
+    if (job.state == JobState::kQueued) {
+        if (auto p = ctx.deps.jobs.QueuePosition(job.id)) position = *p;
+    }
+    SendJson(res, status, JobToJson(job, position));
+}
+
+bool WriteEvent(httplib::DataSink& sink, const std::string& event, const nlohmann::json& data) {
+    const std::string text = "event: " + event + "\ndata: " + data.dump() + "\n\n";
+    return sink.write(text.data(), text.size());
+}
+
+// Streams status/progress until the job ends. The repository is re-read on every keep-alive tick,
+// so a change made by another process (a worker elsewhere) is seen even without an event.
+void StreamEvents(RouteContext& ctx, const std::string& id, httplib::Response& res) {
+    auto subscription = std::shared_ptr<EventSubscription>(ctx.deps.events.Subscribe(id));
+    res.set_header("Cache-Control", "no-cache");
+    res.set_header("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
+    res.set_chunked_content_provider("text/event-stream", [&ctx, id, subscription](std::size_t, httplib::DataSink& sink) {
+        auto current = ctx.deps.jobs.Get(id);
+        if (!current) {
+            sink.done();
+            return true;
+        }
+        std::optional<std::int64_t> position;
+        if (current->state == JobState::kQueued) {
+            if (auto p = ctx.deps.jobs.QueuePosition(id)) position = *p;
+        }
+        if (!WriteEvent(sink, "status", JobToJson(*current, position))) return false;
+        JobState state = current->state;
+        const auto keepalive = std::chrono::seconds(ctx.config.sse_keepalive_s);
+        const auto tick = std::chrono::milliseconds(500);
+        auto last_write = std::chrono::steady_clock::now();
+        while (!IsTerminal(state) && !ctx.stopping.load()) {
+            auto event = subscription->Next(tick);
+            if (event) {
+                if (!WriteEvent(sink, "progress", EventToJson(*event))) return false;
+                state = event->state;
+                last_write = std::chrono::steady_clock::now();
+                continue;
+            }
+            auto fresh = ctx.deps.jobs.Get(id);
+            if (!fresh) break;
+            if (fresh->state != state || std::chrono::steady_clock::now() - last_write >= keepalive) {
+                if (!WriteEvent(sink, "progress", EventToJson({id, fresh->state, fresh->progress, fresh->error}))) {
+                    return false;
+                }
+                state = fresh->state;
+                last_write = std::chrono::steady_clock::now();
+            }
+        }
+        if (auto final_job = ctx.deps.jobs.Get(id)) WriteEvent(sink, "done", JobToJson(*final_job));
+        sink.done();
+        return true;
+    });
+}
+
+}  // namespace
+
+void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
+    Route(server, ctx, Method::kPost, "/api/v1/jobs", "POST /api/v1/jobs",
+          [&ctx](const httplib::Request& req, httplib::Response& res) {
+              auto request = ParseSubmit(req);
+              if (!request) return SendError(res, request.error());
+              auto result = ctx.deps.submit.Submit(std::move(*request));
+              if (!result) return SendError(res, result.error());
+              res.set_header("Location", "/api/v1/jobs/" + result->job.id);
+              SendJob(ctx, res, result->created ? 202 : 200, result->job);
+          });
+
+    Route(server, ctx, Method::kGet, "/api/v1/jobs", "GET /api/v1/jobs",
+          [&ctx](const httplib::Request& req, httplib::Response& res) {
+              JobListQuery query;
+              for (const auto& [key, value] : req.params) {
+                  if (key != "status" && key != "limit" && key != "cursor") {
+                      return SendError(res, InvalidArgument("unknown query parameter '" + key + "'"));
+                  }
+              }
+              if (req.has_param("status") && !req.get_param_value("status").empty()) {
+                  query.state = JobStateFromName(req.get_param_value("status"));
+                  if (!query.state) {
+                      return SendError(res, InvalidArgument("status must be one of queued, running, succeeded, "
+                                                            "failed, canceled"));
+                  }
+              }
+              if (req.has_param("limit")) {
+                  auto limit = ParseInt("limit", req.get_param_value("limit"), 1, 100);
+                  if (!limit) return SendError(res, limit.error());
+                  query.limit = static_cast<int>(*limit);
+              }
+              query.cursor = req.get_param_value("cursor");
+              auto page = ctx.deps.jobs.List(query);
+              if (!page) return SendError(res, page.error());
+              nlohmann::json jobs = nlohmann::json::array();
+              for (const Job& job : page->jobs) jobs.push_back(JobToJson(job));
+              SendJson(res, 200,
+                       {{"jobs", jobs},
+                        {"next_cursor", page->next_cursor.empty() ? nlohmann::json(nullptr)
+                                                                  : nlohmann::json(page->next_cursor)}});
+          });
+
+    Route(server, ctx, Method::kGet, R"(/api/v1/jobs/([^/]+))", "GET /api/v1/jobs/{id}",
+          [&ctx](const httplib::Request& req, httplib::Response& res) {
+              auto id = JobIdFrom(req);
+              if (!id) return SendError(res, id.error());
+              auto job = ctx.deps.jobs.Get(*id);
+              if (!job) return SendError(res, job.error());
+              SendJob(ctx, res, 200, *job);
+          });
+
+    Route(server, ctx, Method::kPost, R"(/api/v1/jobs/([^/]+)/cancel)", "POST /api/v1/jobs/{id}/cancel",
+          [&ctx](const httplib::Request& req, httplib::Response& res) {
+              auto id = JobIdFrom(req);
+              if (!id) return SendError(res, id.error());
+              auto job = ctx.deps.cancel.Cancel(*id);
+              if (!job) return SendError(res, job.error());
+              SendJob(ctx, res, 200, *job);
+          });
+
+    Route(server, ctx, Method::kDelete, R"(/api/v1/jobs/([^/]+))", "DELETE /api/v1/jobs/{id}",
+          [&ctx](const httplib::Request& req, httplib::Response& res) {
+              auto id = JobIdFrom(req);
+              if (!id) return SendError(res, id.error());
+              auto blobs = ctx.deps.jobs.Delete(*id);
+              if (!blobs) return SendError(res, blobs.error());
+              for (const std::string& blob : *blobs) {
+                  auto in_use = ctx.deps.jobs.BlobInUse(blob);
+                  if (in_use && !*in_use) (void)ctx.deps.blobs.Remove(blob);
+              }
+              res.status = 204;
+          });
+
+    Route(server, ctx, Method::kGet, R"(/api/v1/jobs/([^/]+)/events)", "GET /api/v1/jobs/{id}/events",
+          [&ctx](const httplib::Request& req, httplib::Response& res) {
+              auto id = JobIdFrom(req);
+              if (!id) return SendError(res, id.error());
+              auto job = ctx.deps.jobs.Get(*id);
+              if (!job) return SendError(res, job.error());
+              StreamEvents(ctx, *id, res);
+          });
+}
+
+}  // namespace labhouse::http

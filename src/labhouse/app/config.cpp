@@ -1,0 +1,119 @@
+#include "labhouse/app/config.h"
+
+#include <set>
+
+extern char** environ;
+
+namespace labhouse::app {
+
+Status AppConfig::Validate() const {
+    if (port < 0 || port > 65535) return InvalidArgument("port must be between 0 and 65535");
+    if (workers < 0 || workers > 64) return InvalidArgument("workers must be between 0 and 64");
+    if (max_upload_bytes < 1024) return InvalidArgument("max upload bytes must be at least 1024");
+    if (max_pixels < 64 * 64) return InvalidArgument("max pixels must be at least 4096");
+    if (max_attempts < 1 || max_attempts > 100) return InvalidArgument("max attempts must be between 1 and 100");
+    if (lease_seconds < 1) return InvalidArgument("lease seconds must be at least 1");
+    if (shutdown_grace_seconds < 0) return InvalidArgument("shutdown grace must not be negative");
+    if (http_threads < 4 || http_threads > 1024) return InvalidArgument("http threads must be between 4 and 1024");
+    if (log_format != "text" && log_format != "json") return InvalidArgument("log format must be text or json");
+    static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
+    if (!kLevels.count(log_level)) return InvalidArgument("log level must be debug, info, warn or error");
+    if (data_dir.empty()) return InvalidArgument("data dir must not be empty");
+    if (!database_url.empty() && database_url.rfind("sqlite:", 0) != 0) {
+        if (database_url.rfind("postgres", 0) == 0) {
+            return Unimplemented("this build has no PostgreSQL job repository yet; use a sqlite: URL");
+        }
+        return InvalidArgument("database URL must start with sqlite: (for example sqlite:///var/lib/labhouse.db)");
+    }
+    return OkStatus();
+}
+
+std::string AppConfig::SqlitePath() const {
+    if (database_url.empty()) return data_dir + "/labhouse.db";
+    std::string path = database_url.substr(std::string("sqlite:").size());
+    if (path.rfind("//", 0) == 0) path = path.substr(2);  // sqlite:///abs/path -> /abs/path
+    return path;
+}
+
+std::string AppConfig::ModelsDir() const { return models_dir.empty() ? data_dir + "/models" : models_dir; }
+
+std::string AppConfig::ToString() const {
+    return "host=" + host + " port=" + std::to_string(port) + " data_dir=" + data_dir +
+           " database=" + (database_url.empty() ? "sqlite:" + SqlitePath() : database_url) +
+           " models_dir=" + ModelsDir() + " workers=" + std::to_string(workers) +
+           " max_upload_bytes=" + std::to_string(max_upload_bytes) + " max_pixels=" + std::to_string(max_pixels) +
+           " max_attempts=" + std::to_string(max_attempts) + " lease_seconds=" + std::to_string(lease_seconds) +
+           " shutdown_grace_seconds=" + std::to_string(shutdown_grace_seconds) +
+           " http_threads=" + std::to_string(http_threads) + " log_level=" + log_level +
+           " reference_face=" + (reference_face.empty() ? "-" : reference_face) +
+           " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model);
+}
+
+void AddStorageOptions(CLI::App& command, AppConfig& c) {
+    command.add_option("--data-dir", c.data_dir, "Directory for the database, uploads and results")
+        ->envname("LABHOUSE_DATA_DIR")
+        ->capture_default_str();
+    command.add_option("--database-url", c.database_url,
+                       "Job database (default: SQLite file in the data dir; sqlite:///path)")
+        ->envname("LABHOUSE_DATABASE_URL");
+}
+
+void AddServeOptions(CLI::App& command, AppConfig& c) {
+    command.add_option("--host", c.host, "Address to listen on")->envname("LABHOUSE_HOST")->capture_default_str();
+    command.add_option("--port", c.port, "Port to listen on (0 = any free port)")
+        ->envname("LABHOUSE_PORT")
+        ->capture_default_str();
+    AddStorageOptions(command, c);
+    command.add_option("--models-dir", c.models_dir, "Directory of installed models (default: <data-dir>/models)")
+        ->envname("LABHOUSE_MODELS_DIR");
+    command.add_option("--workers", c.workers, "Worker threads for local backends (0 = API only)")
+        ->envname("LABHOUSE_WORKERS")
+        ->capture_default_str();
+    command.add_option("--max-upload-bytes", c.max_upload_bytes, "Largest accepted upload, in bytes")
+        ->envname("LABHOUSE_MAX_UPLOAD_BYTES")
+        ->capture_default_str();
+    command.add_option("--max-pixels", c.max_pixels, "Largest accepted image, in pixels (checked from the header)")
+        ->envname("LABHOUSE_MAX_PIXELS")
+        ->capture_default_str();
+    command.add_option("--max-attempts", c.max_attempts, "Attempts before a job whose worker keeps dying fails")
+        ->envname("LABHOUSE_MAX_ATTEMPTS")
+        ->capture_default_str();
+    command.add_option("--lease-seconds", c.lease_seconds, "Worker lease on a running job")
+        ->envname("LABHOUSE_LEASE_SECONDS")
+        ->capture_default_str();
+    command.add_option("--shutdown-grace-seconds", c.shutdown_grace_seconds,
+                       "On SIGTERM, how long running jobs may finish before they go back to the queue")
+        ->envname("LABHOUSE_SHUTDOWN_GRACE_SECONDS")
+        ->capture_default_str();
+    command.add_option("--http-threads", c.http_threads, "Concurrent HTTP requests (SSE streams hold one each)")
+        ->envname("LABHOUSE_HTTP_THREADS")
+        ->capture_default_str();
+    command.add_option("--log-level", c.log_level, "debug, info, warn or error")
+        ->envname("LABHOUSE_LOG_LEVEL")
+        ->capture_default_str();
+    command.add_option("--log-format", c.log_format, "text or json")->envname("LABHOUSE_LOG_FORMAT")->capture_default_str();
+    command.add_option("--reference-face", c.reference_face, "Default reference face image for face-swap")
+        ->envname("LABHOUSE_REFERENCE_FACE");
+    command.add_option("--pix2pix-model", c.pix2pix_model, "Trained pix2pix generator for the pix2pix backend")
+        ->envname("LABHOUSE_PIX2PIX_MODEL");
+}
+
+Status CheckUnknownEnvironment(const CLI::App& command, const std::vector<std::string>& also_known) {
+    std::set<std::string> known(also_known.begin(), also_known.end());
+    for (const CLI::Option* option : command.get_options()) {
+        if (!option->get_envname().empty()) known.insert(option->get_envname());
+    }
+    for (char** env = environ; env != nullptr && *env != nullptr; ++env) {
+        const std::string entry = *env;
+        const std::string name = entry.substr(0, entry.find('='));
+        if (name.rfind("LABHOUSE_", 0) != 0 || name.rfind("LABHOUSE_TEST_", 0) == 0) continue;
+        if (!known.count(name)) {
+            std::string list;
+            for (const auto& k : known) list += (list.empty() ? "" : ", ") + k;
+            return InvalidArgument("unknown environment variable " + name + " (known: " + list + ")");
+        }
+    }
+    return OkStatus();
+}
+
+}  // namespace labhouse::app

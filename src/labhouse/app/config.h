@@ -1,0 +1,50 @@
+// AppConfig: everything `labhouse serve` can be told, from flags or LABHOUSE_* environment
+// variables (flags win). Each option is declared once, in config.cpp, with its variable, default
+// and help; `labhouse serve --help` lists them all. Secrets are redacted in ToString().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <CLI/CLI.hpp>
+
+#include "labhouse/core/base/result.h"
+
+namespace labhouse::app {
+
+struct AppConfig {
+    std::string host = "127.0.0.1";
+    int port = 8000;
+    std::string data_dir = "./data";
+    std::string database_url;  // empty: SQLite file <data_dir>/labhouse.db
+    std::string models_dir;    // empty: <data_dir>/models
+    int workers = 1;           // embedded worker threads for local backends; 0 = API only
+    std::int64_t max_upload_bytes = 20'000'000;
+    std::int64_t max_pixels = 40'000'000;
+    int max_attempts = 3;
+    int lease_seconds = 60;
+    int shutdown_grace_seconds = 20;
+    int http_threads = 32;
+    std::string log_level = "info";
+    std::string log_format = "text";  // text | json
+
+    // Backends (each issue adds its own; keep secrets out of ToString).
+    std::string reference_face;    // face-swap default reference image
+    std::string pix2pix_model;     // pix2pix generator file
+
+    Status Validate() const;
+    std::string ToString() const;
+    std::string SqlitePath() const;  // resolved from database_url / data_dir
+    std::string ModelsDir() const;
+};
+
+// Adds the serve options (with their environment variables) to a CLI11 (sub)command.
+void AddServeOptions(CLI::App& command, AppConfig& config);
+// Adds only the storage options (data dir, database URL) — for `migrate`.
+void AddStorageOptions(CLI::App& command, AppConfig& config);
+// kInvalidArgument naming any LABHOUSE_* environment variable that no option of `command`
+// reads (a typo such as LABHOUSE_PROT must not be silently ignored). LABHOUSE_TEST_* is exempt.
+Status CheckUnknownEnvironment(const CLI::App& command, const std::vector<std::string>& also_known = {});
+
+}  // namespace labhouse::app

@@ -1,0 +1,33 @@
+// labhouse: one binary, subcommands. Each subcommand's options are declared where it is built.
+#include <iostream>
+
+#include <CLI/CLI.hpp>
+
+#include "labhouse/app/config.h"
+#include "labhouse/app/serve.h"
+
+int main(int argc, char** argv) {
+    CLI::App app{"labhouse: a self-hosted photo-transformation service"};
+    app.require_subcommand(1);
+    app.set_version_flag("--version", "labhouse 0.1.0");
+
+    labhouse::app::AppConfig config;
+    CLI::App* serve = app.add_subcommand("serve", "Run the REST API, web UI and embedded workers");
+    labhouse::app::AddServeOptions(*serve, config);
+    CLI::App* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
+    labhouse::app::AddStorageOptions(*migrate, config);
+
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        return app.exit(e);
+    }
+    CLI::App* chosen = app.get_subcommands().front();
+    if (auto env = labhouse::app::CheckUnknownEnvironment(*chosen); !env) {
+        std::cerr << "labhouse: " << env.error().message << "\n";
+        return 2;
+    }
+    if (chosen == serve) return labhouse::app::RunServe(config);
+    if (chosen == migrate) return labhouse::app::RunMigrate(config);
+    return 0;
+}

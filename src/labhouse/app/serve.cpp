@@ -1,0 +1,149 @@
+#include "labhouse/app/serve.h"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <filesystem>
+#include <iostream>
+#include <thread>
+
+#include "labhouse/adapters/fs/fs_blob_store.h"
+#include "labhouse/adapters/http/http_server.h"
+#include "labhouse/adapters/inproc/inproc_event_bus.h"
+#include "labhouse/adapters/sqlite/sqlite_job_repository.h"
+#include "labhouse/app/backends.h"
+#include "labhouse/app/logging.h"
+#include "labhouse/app/worker_pool.h"
+#include "labhouse/core/base/log.h"
+#include "labhouse/core/usecases/cancel_job.h"
+#include "labhouse/core/usecases/submit_job.h"
+#include "labhouse/imaging/opencv_image_codec.h"
+
+namespace labhouse::app {
+namespace {
+
+constexpr const char* kVersion = "0.1.0";
+
+// One embedded server per data dir: the lock makes "every running job at start belongs to a dead
+// process" true, which is what lets a restart re-queue them at once.
+Result<int> LockDataDir(const std::string& data_dir) {
+    const std::string path = data_dir + "/labhouse.lock";
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (fd < 0) return Unavailable("cannot open " + path);
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        ::close(fd);
+        return FailedPrecondition("another labhouse server is using " + data_dir);
+    }
+    return fd;
+}
+
+int Fail(const Error& error) {
+    Log(LogLevel::kError, "startup_failed", {{"code", error.Name()}, {"message", error.message}});
+    std::cerr << "labhouse: " << error.message << "\n";
+    return error.code == ErrorCode::kInvalidArgument ? 2 : 1;
+}
+
+Status CheckWritable(const std::string& dir) {
+    const std::string probe = dir + "/.ready-probe";
+    const int fd = ::open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) return Unavailable("data dir is not writable");
+    ::close(fd);
+    ::unlink(probe.c_str());
+    return OkStatus();
+}
+
+}  // namespace
+
+int RunMigrate(const AppConfig& config) {
+    std::error_code ec;
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (auto valid = config.Validate(); !valid) return Fail(valid.error());
+    auto repo = sqlite::SqliteJobRepository::Open(config.SqlitePath());
+    if (!repo) return Fail(repo.error());
+    auto version = (*repo)->SchemaVersion();
+    if (!version) return Fail(version.error());
+    std::cout << "database " << config.SqlitePath() << " at schema version " << *version << "\n";
+    return 0;
+}
+
+int RunServe(const AppConfig& config) {
+    SetUpLogging(config.log_level, config.log_format);
+    if (auto valid = config.Validate(); !valid) return Fail(valid.error());
+    Log(LogLevel::kInfo, "config", {{"effective", config.ToString()}});
+
+    // Signals are taken by one thread with sigwait, so no handler runs on an arbitrary thread.
+    sigset_t signals;
+    sigemptyset(&signals);
+    sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGINT);
+    pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+    std::signal(SIGPIPE, SIG_IGN);
+
+    std::error_code ec;
+    std::filesystem::create_directories(config.data_dir, ec);
+    if (ec) return Fail(Unavailable("cannot create data dir " + config.data_dir + ": " + ec.message()));
+    auto lock = LockDataDir(config.data_dir);
+    if (!lock) return Fail(lock.error());
+
+    auto repo = sqlite::SqliteJobRepository::Open(config.SqlitePath());
+    if (!repo) return Fail(repo.error());
+    auto blobs = fs::FsBlobStore::Open(std::filesystem::path(config.data_dir) / "blobs");
+    if (!blobs) return Fail(blobs.error());
+    SystemClock clock;
+    imaging::OpenCvImageCodec codec;
+    inproc::InprocEventBus events;
+    inproc::InprocJobQueue queue;
+    Metrics metrics;
+    metrics.Describe("labhouse_job_duration_seconds", "histogram", "Job run time by backend and outcome.");
+    BackendRegistry backends;
+    RegisterBackends(backends, config, codec);
+
+    if (auto recovered = (*repo)->RecoverExpired(clock.NowMs(), /*all_running=*/true); !recovered) {
+        return Fail(recovered.error());
+    } else if (!recovered->empty()) {
+        Log(LogLevel::kWarn, "jobs_recovered", {{"count", std::to_string(recovered->size())}});
+    }
+
+    SubmitJob submit(**repo, **blobs, codec, queue, events, backends, clock,
+                     {config.max_upload_bytes, config.max_pixels, config.max_attempts});
+    CancelJob cancel(**repo, events, clock);
+    http::HttpConfig http_config;
+    http_config.host = config.host;
+    http_config.port = config.port;
+    http_config.threads = config.http_threads;
+    // Room for the multipart framing and the small text fields around the image.
+    http_config.max_body_bytes = config.max_upload_bytes + 1'000'000;
+    const std::string data_dir = config.data_dir;
+    JobRepository& jobs = **repo;
+    http::HttpServer server(http_config, {submit, cancel, jobs, **blobs, backends, events, metrics,
+                                          [&jobs, data_dir]() -> Status {
+                                              LABHOUSE_RETURN_IF_ERROR(jobs.CountByState());
+                                              return CheckWritable(data_dir);
+                                          },
+                                          kVersion});
+    auto port = server.Bind();
+    if (!port) return Fail(port.error());
+
+    WorkerPool pool({jobs, **blobs, codec, events, queue, backends, clock, metrics},
+                    {config.workers, std::int64_t{config.lease_seconds} * 1000, std::string("labhouse ") + kVersion});
+    pool.Start();
+
+    std::thread signal_thread([&] {
+        int signal = 0;
+        sigwait(&signals, &signal);
+        Log(LogLevel::kInfo, "shutdown_requested", {{"signal", signal == SIGTERM ? "SIGTERM" : "SIGINT"}});
+        server.Stop();
+    });
+    Log(LogLevel::kInfo, "listening",
+        {{"url", "http://" + config.host + ":" + std::to_string(*port)}, {"workers", std::to_string(pool.ThreadCount())}});
+    std::cout << "labhouse listening on http://" << config.host << ":" << *port << std::endl;
+    server.Serve();
+    pool.Shutdown(std::chrono::seconds(config.shutdown_grace_seconds));
+    signal_thread.join();
+    Log(LogLevel::kInfo, "stopped");
+    return 0;
+}
+
+}  // namespace labhouse::app
