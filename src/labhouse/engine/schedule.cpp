@@ -26,6 +26,24 @@ std::string SpacingName(Spacing spacing) {
     return "?";
 }
 
+Result<SamplerKind> ParseSampler(const std::string& name) {
+    if (name == "euler") return SamplerKind::kEuler;
+    if (name == "euler_a" || name == "euler_ancestral") return SamplerKind::kEulerAncestral;
+    if (name == "dpmpp_2m" || name == "dpm++2m" || name == "dpmpp_2m_karras") return SamplerKind::kDpmpp2m;
+    return InvalidArgument("unknown sampler '" + name + "' (euler, euler_a, dpmpp_2m)");
+}
+
+std::string SamplerName(SamplerKind kind) {
+    switch (kind) {
+        case SamplerKind::kEuler: return "euler";
+        case SamplerKind::kEulerAncestral: return "euler_a";
+        case SamplerKind::kDpmpp2m: return "dpmpp_2m";
+    }
+    return "?";
+}
+
+Spacing DefaultSpacing(SamplerKind kind) { return kind == SamplerKind::kDpmpp2m ? Spacing::kKarras : Spacing::kTrailing; }
+
 const std::vector<double>& DiscreteSigmas() {
     static const std::vector<double> sigmas = [] {
         std::vector<double> s(1000);

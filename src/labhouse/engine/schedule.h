@@ -18,6 +18,13 @@ enum class Spacing {
 Result<Spacing> ParseSpacing(const std::string& name);
 std::string SpacingName(Spacing spacing);
 
+enum class SamplerKind { kEuler, kEulerAncestral, kDpmpp2m };
+Result<SamplerKind> ParseSampler(const std::string& name);  // euler, euler_a, dpmpp_2m
+std::string SamplerName(SamplerKind kind);
+// The spacing used when a request names none: Karras for DPM++ 2M ("DPM++ 2M Karras"), otherwise
+// trailing, the SDXL-Turbo recipe (which also behaves well for few-step base runs).
+Spacing DefaultSpacing(SamplerKind kind);
+
 // sigma_t for t = 0..999 of the scaled-linear SDXL schedule (beta 0.00085..0.012), in double.
 const std::vector<double>& DiscreteSigmas();
 // Continuous timestep for a sigma: linear interpolation of log sigma between neighbours

@@ -166,6 +166,20 @@ const std::vector<std::string>& ByteToUnicode() {
     return table;
 }
 
+const std::vector<std::string>& ByteSymbolsInVocabOrder() {
+    static const std::vector<std::string> order = [] {
+        std::vector<std::string> printable, others;
+        const auto& t = ByteToUnicode();
+        for (int b = 0; b < 256; ++b) {
+            const bool is_printable = (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174 && b <= 255);
+            (is_printable ? printable : others).push_back(t[b]);
+        }
+        printable.insert(printable.end(), others.begin(), others.end());
+        return printable;
+    }();
+    return order;
+}
+
 std::string ClipTokenizer::CleanText(const std::string& text) {
     // basic_clean (html.unescape twice, strip) then whitespace_clean then lower().
     const std::string unescaped = HtmlUnescape(HtmlUnescape(text));
@@ -224,7 +238,7 @@ Result<std::unique_ptr<ClipTokenizer>> ClipTokenizer::LoadBpeGz(const std::strin
     // simple_tokenizer.py: merges = lines[1 : 49152 - 256 - 2 + 1]; vocab = bytes, bytes+</w>, merges, specials.
     const std::size_t last = std::min<std::size_t>(lines.size(), 49152 - 256 - 2 + 1);
     std::unique_ptr<ClipTokenizer> tok(new ClipTokenizer());
-    const auto& table = ByteToUnicode();
+    const auto& table = ByteSymbolsInVocabOrder();
     int id = 0;
     for (const auto& s : table) tok->vocab_[s] = id++;
     for (const auto& s : table) tok->vocab_[s + "</w>"] = id++;

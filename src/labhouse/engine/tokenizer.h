@@ -49,5 +49,8 @@ private:
 
 // The GPT-2 byte -> unicode table (as UTF-8 strings), index = byte value.
 const std::vector<std::string>& ByteToUnicode();
+// The same 256 symbols in CLIP's vocabulary order (ids 0-255): the printable bytes first, then the
+// 68 remapped ones (`list(bytes_to_unicode().values())`).
+const std::vector<std::string>& ByteSymbolsInVocabOrder();
 
 }  // namespace labhouse::engine

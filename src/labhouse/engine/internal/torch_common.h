@@ -1,0 +1,97 @@
+// Shared by the engine's torch translation units (never by a public header): ATen, the weight
+// store and the small building blocks every module uses.
+#pragma once
+
+#include <ATen/ATen.h>
+#include <ATen/Parallel.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <unordered_map>
+
+#include "labhouse/engine/architecture.h"
+#include "labhouse/engine/safetensors.h"
+#include "labhouse/engine/schedule.h"
+
+namespace labhouse::engine {
+
+// Tensors of a checkpoint by full name. In low-memory mode a tensor is a view of the mapped file in
+// its own dtype and is converted to the compute dtype on each use; in fast mode everything is
+// converted once at load.
+class WeightStore {
+public:
+    WeightStore(std::shared_ptr<const SafetensorsFile> file, at::Device device, at::ScalarType compute_dtype, bool preconvert);
+    // The tensor in the compute dtype on the device; throws std::runtime_error naming it if absent.
+    at::Tensor Get(const std::string& name) const;
+    // The raw (file-dtype) tensor on the CPU, no conversion.
+    at::Tensor Raw(const std::string& name) const;
+    at::Device device() const { return device_; }
+    at::ScalarType dtype() const { return dtype_; }
+    // A view that prefixes every name (e.g. "model.diffusion_model.").
+    class Scope {
+    public:
+        Scope(const WeightStore* store, std::string prefix) : store_(store), prefix_(std::move(prefix)) {}
+        at::Tensor operator()(const std::string& name) const { return store_->Get(prefix_ + name); }
+        at::Tensor Raw(const std::string& name) const { return store_->Raw(prefix_ + name); }
+        Scope Sub(const std::string& name) const { return Scope(store_, prefix_ + name + "."); }
+        const WeightStore* store() const { return store_; }
+
+    private:
+        const WeightStore* store_;
+        std::string prefix_;
+    };
+    Scope Under(const std::string& prefix) const { return Scope(this, prefix); }
+
+private:
+    std::shared_ptr<const SafetensorsFile> file_;
+    at::Device device_;
+    at::ScalarType dtype_;
+    std::unordered_map<std::string, at::Tensor> converted_;
+};
+
+using W = WeightStore::Scope;
+
+// Building blocks (sgm names: `w(name + ".weight")`, `w(name + ".bias")`).
+at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias = true);
+at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int stride = 1, int padding = -1);
+at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps);
+at::Tensor LayerNorm(const W& w, const std::string& name, const at::Tensor& x, double eps = 1e-5);
+// softmax(q k^T * scale + mask) v for q, k, v of shape [B, heads, N, d]; processes query chunks so
+// the score matrix stays small (the VAE's 4096-token attention would otherwise be 64 MB per head).
+at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask = {});
+// [B, N, heads*d] <-> [B, heads, N, d]
+at::Tensor SplitHeads(const at::Tensor& x, int heads);
+at::Tensor MergeHeads(const at::Tensor& x);
+// Sinusoidal embedding, cos first (sgm `timestep_embedding`, diffusers flip_sin_to_cos=True).
+at::Tensor TimestepEmbedding(const at::Tensor& t, int dim);
+
+// --- modules (text_encoders.cpp, unet.cpp, vae.cpp) -------------------------------------------
+
+struct TextEncoderOutput {
+    at::Tensor hidden;  // [B, 77, width] penultimate layer output
+    at::Tensor pooled;  // [B, projection_dim] (bigG only; undefined for CLIP-L)
+};
+// ids: int64 [B, 77].
+TextEncoderOutput RunClipText(const WeightStore& weights, const ClipTextConfig& config, const at::Tensor& ids);
+
+// x [B, 4, h, w], t [B] (float timesteps), context [B, 77, ctx], y [B, adm] -> eps [B, 4, h, w].
+at::Tensor RunUnet(const WeightStore& weights, const UnetConfig& config, const UnetPlan& plan, const at::Tensor& x,
+                   const at::Tensor& t, const at::Tensor& context, const at::Tensor& y);
+
+// image [B, 3, H, W] in [-1, 1] -> moments [B, 2z, H/f, W/f] (after quant_conv).
+at::Tensor RunVaeEncoder(const WeightStore& weights, const VaeConfig& config, const at::Tensor& image);
+// z [B, z, h, w] (already divided by the scale factor) -> image [B, 3, H, W] in about [-1, 1].
+at::Tensor RunVaeDecoder(const WeightStore& weights, const VaeConfig& config, const at::Tensor& z);
+
+// --- sampling (sampler.cpp) ---------------------------------------------------------------------
+
+struct SamplerHooks {
+    std::function<at::Tensor(const at::Tensor& x, double sigma)> denoise;  // D(x, sigma), CFG applied
+    std::function<at::Tensor()> noise;                                     // a fresh N(0, 1) latent
+    std::function<bool(int step, int total)> after_step;                   // false = cancel
+};
+// Runs len(sigmas) - 1 steps from x (already scaled to sigmas[0]); undefined tensor if cancelled.
+at::Tensor RunSampler(SamplerKind kind, const std::vector<double>& sigmas, at::Tensor x, const SamplerHooks& hooks);
+
+}  // namespace labhouse::engine

@@ -1,0 +1,97 @@
+// Public API of the native SDXL / SDXL-Turbo engine (libtorch inside, no torch in this header).
+//
+//   auto pipeline = SdxlPipeline::Load("sd_xl_turbo_1.0_fp16.safetensors", "tokenizer_dir", {});
+//   SdxlRequest request;  request.init_image = &photo;  request.prompt = "...";
+//   auto result = (*pipeline)->Generate(request, on_progress, &cancel_flag);
+//
+// Errors never escape as exceptions: every torch/c10 failure becomes a labhouse::Error.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "labhouse/core/base/result.h"
+#include "labhouse/core/domain/image.h"
+
+namespace labhouse::engine {
+
+inline constexpr const char* kEngineVersion = "labhouse-sdxl-0.1";
+inline constexpr const char* kTinyModelFileName = "tiny-sdxl.safetensors";
+
+enum class WeightMode {
+    kLowMemory,  // weights stay in the file's dtype (f16/bf16, memory-mapped); converted to fp32 per layer
+    kFast,       // all weights converted to the compute dtype once at load (fp32 on CPU: 2x the file size)
+};
+
+struct SdxlLoadOptions {
+    std::string device = "cpu";  // "cpu" or "cuda" / "cuda:N" (needs a CUDA-enabled libtorch)
+    WeightMode weight_mode = WeightMode::kLowMemory;
+    int threads = 0;             // intra-op threads; 0 = all cores
+};
+
+struct SdxlRequest {
+    const Image* init_image = nullptr;  // null = txt2img
+    std::string prompt;
+    std::string negative_prompt;
+    double strength = 0.5;   // img2img: the last int(steps * strength) steps of the schedule run
+    int steps = 2;
+    double guidance = 0.0;   // classifier-free guidance scale; <= 1 disables CFG (Turbo)
+    std::uint64_t seed = 0;
+    std::string sampler = "euler_a";     // euler, euler_a, dpmpp_2m
+    std::string spacing = "";            // trailing, leading, normal, karras; "" = sampler default
+    std::string rng = "cuda";            // cuda (Philox, as A1111/sd.cpp) or cpu (torch CPU generator)
+    int width = 0;                       // 0 = the init image's size (txt2img: 512)
+    int height = 0;
+};
+
+// stage: "text_encoders", "vae_encode", "unet", "vae_decode"; step counts from 1.
+using SdxlProgressFn = std::function<void(const std::string& stage, int step, int total, double seconds_per_step)>;
+
+struct SdxlGenerationResult {
+    Image image;
+    // Reproducibility record and timings: sampler, spacing, steps, steps_run, strength, guidance, seed,
+    // rng, width, height, model, weight_mode, engine_version, seconds_<stage>, seconds_total.
+    std::map<std::string, std::string> meta;
+    // The final latent (NCHW, batch 1), for previews and regression tests.
+    std::vector<float> latent;
+    std::vector<std::int64_t> latent_shape;
+};
+
+class SdxlPipeline {
+public:
+    static Result<std::unique_ptr<SdxlPipeline>> Load(const std::string& checkpoint_path, const std::string& tokenizer_dir,
+                                                      const SdxlLoadOptions& options);
+    ~SdxlPipeline();
+    SdxlPipeline(const SdxlPipeline&) = delete;
+    SdxlPipeline& operator=(const SdxlPipeline&) = delete;
+
+    // Runs one request. `cancel` (may be null) is polled between steps and stages; a cancelled run
+    // returns ErrorCode::kCancelled.
+    Result<SdxlGenerationResult> Generate(const SdxlRequest& request, const SdxlProgressFn& progress,
+                                          const std::atomic<bool>* cancel);
+
+    // Pixel sizes must be multiples of this (8 x 4 for SDXL).
+    int size_multiple() const;
+    std::string Describe() const;  // detected sizes, one line
+
+    struct Impl;
+
+private:
+    explicit SdxlPipeline(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+// Writes the tiny random-weight model (kTinyModelFileName) and its tokenizer (vocab.json,
+// merges.txt) into `dir`, deterministically. Returns the checkpoint path.
+Result<std::string> WriteTinySdxlModel(const std::string& dir);
+
+// Finds tokenizer files for a model: `explicit_dir` if given, else beside the model, else in
+// $LABHOUSE_MODELS_DIR (and its tokenizer/ subfolder).
+Result<std::string> FindTokenizerDir(const std::string& model_path, const std::string& explicit_dir);
+
+}  // namespace labhouse::engine

@@ -1,0 +1,171 @@
+#include "labhouse/engine/tokenizer.h"
+
+#include <gtest/gtest.h>
+#include <zlib.h>
+
+#include <cstdlib>
+#include <fstream>
+
+#include "labhouse/engine/tiny_model.h"
+#include "tests/engine/test_util.h"
+
+namespace labhouse::engine {
+namespace {
+
+using testing::TempDir;
+
+// A hand-built vocabulary: the 512 byte symbols in bytes_to_unicode order, then these merges.
+const std::vector<std::string> kMerges = {"c a", "ca t</w>", "h o", "p ho", "pho t", "phot o</w>"};
+// ids: ca 512, cat</w> 513, ho 514, pho 515, phot 516, photo</w> 517, BOS 518, EOS 519.
+
+void WriteHfFiles(const std::string& dir) {
+    std::string vocab = "{";
+    int id = 0;
+    auto add = [&](const std::string& token) {
+        std::string escaped;
+        for (char c : token) escaped += (c == '"' || c == '\\') ? std::string("\\") + c : std::string(1, c);
+        vocab += id == 0 ? "\"" : ",\"";
+        vocab += escaped + "\":" + std::to_string(id);
+        ++id;
+    };
+    for (const auto& s : ByteSymbolsInVocabOrder()) add(s);
+    for (const auto& s : ByteSymbolsInVocabOrder()) add(s + "</w>");
+    for (const auto& m : kMerges) add(m.substr(0, m.find(' ')) + m.substr(m.find(' ') + 1));
+    add("<|startoftext|>");
+    add("<|endoftext|>");
+    std::ofstream(dir + "/vocab.json") << vocab << "}";
+    std::ofstream merges(dir + "/merges.txt");
+    merges << "#version: 0.2\n";
+    for (const auto& m : kMerges) merges << m << "\n";
+}
+
+class TokenizerTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        WriteHfFiles(dir_.path().string());
+        auto tok = ClipTokenizer::LoadFromDir(dir_.path().string());
+        ASSERT_TRUE(tok.has_value()) << tok.error().message;
+        tok_ = std::move(tok).value();
+    }
+    TempDir dir_{"tok"};
+    std::unique_ptr<ClipTokenizer> tok_;
+};
+
+TEST_F(TokenizerTest, ByteTableMatchesClip) {
+    const auto& t = ByteToUnicode();
+    EXPECT_EQ(t['!'], "!");         // id 0 is "!"
+    EXPECT_EQ(t['a'], "a");
+    EXPECT_EQ(t[' '], "\xC4\xA0");  // U+0120, the famous GPT-2 space
+    EXPECT_EQ(t[0], "\xC4\x80");    // U+0100
+    EXPECT_EQ(ByteSymbolsInVocabOrder()[0], "!");
+    EXPECT_EQ(ByteSymbolsInVocabOrder()[188], "\xC4\x80");  // the first remapped byte follows the 188 printable ones
+    EXPECT_EQ(tok_->bos_id(), 518);
+    EXPECT_EQ(tok_->eos_id(), 519);
+}
+
+TEST_F(TokenizerTest, BpeMergesByRank) {
+    // "a</w>" = 256 + 64 = 320 as in the real vocabulary; photo merges h-o first (rank 2), then up.
+    EXPECT_EQ(tok_->Encode("a photo of a cat"), (std::vector<int>{320, 517, 78, 325, 320, 513}));
+    // "cats": "c a" applies but "ca t</w>" does not (t is not final) -> ca, t, s</w>.
+    EXPECT_EQ(tok_->Encode("cats"), (std::vector<int>{512, 83, 256 + 82}));
+}
+
+TEST_F(TokenizerTest, PreTokenizerSplitsPunctuationDigitsAndContractions) {
+    // Same byte-level ids as the real vocabulary for ",</w>" 267, "4</w>" 275, "k</w>" 330.
+    EXPECT_EQ(tok_->Encode("Cat, 4k"), (std::vector<int>{513, 267, 275, 330}));
+    // Digits are single tokens; a punctuation run is one pre-token ("!!" -> "!", "!</w>").
+    EXPECT_EQ(tok_->Encode("42!!"), (std::vector<int>{256 + 19, 256 + 17, 0, 256}));
+    // "it's" -> "it", "'s" (contraction alternative of the regex).
+    EXPECT_EQ(tok_->Encode("it's"), (std::vector<int>{72, 256 + 83, 6, 256 + 82}));
+}
+
+TEST_F(TokenizerTest, CleanUp) {
+    EXPECT_EQ(ClipTokenizer::CleanText("  A   Photo\t\n OF  a CAT  "), "a photo of a cat");
+    EXPECT_EQ(ClipTokenizer::CleanText("rock &amp;amp; roll &lt;3 &#65;"), "rock & roll <3 a");  // unescaped twice
+    EXPECT_EQ(ClipTokenizer::CleanText("\xC3\x89T\xC3\x89"), "\xC3\xA9t\xC3\xA9");  // ÉTÉ -> été
+    EXPECT_EQ(tok_->Encode("  A  PHOTO  "), tok_->Encode("a photo"));
+    EXPECT_TRUE(tok_->Encode("").empty());
+}
+
+TEST_F(TokenizerTest, PaddingRulesPerEncoder) {
+    const auto l = tok_->EncodeForEncoder("a cat", tok_->eos_id());  // CLIP-L pads with EOS
+    const auto g = tok_->EncodeForEncoder("a cat", 0);               // bigG pads with 0
+    ASSERT_EQ(l.size(), 77u);
+    ASSERT_EQ(g.size(), 77u);
+    EXPECT_EQ((std::vector<int>(l.begin(), l.begin() + 5)), (std::vector<int>{518, 320, 513, 519, 519}));
+    EXPECT_EQ((std::vector<int>(g.begin(), g.begin() + 5)), (std::vector<int>{518, 320, 513, 519, 0}));
+    EXPECT_EQ(l.back(), 519);
+    EXPECT_EQ(g.back(), 0);
+    EXPECT_EQ(tok_->EncodeForEncoder("", 0)[1], 519);  // "" -> BOS EOS
+}
+
+TEST_F(TokenizerTest, TruncatesTo77KeepingEos) {
+    std::string long_prompt;
+    for (int i = 0; i < 100; ++i) long_prompt += "cat ";
+    const auto ids = tok_->EncodeForEncoder(long_prompt, 0);
+    ASSERT_EQ(ids.size(), 77u);
+    EXPECT_EQ(ids[0], 518);
+    EXPECT_EQ(ids[75], 513);
+    EXPECT_EQ(ids[76], 519);
+}
+
+TEST_F(TokenizerTest, GzipBpeFileGivesTheSameIds) {
+    TempDir gz_dir("tok-gz");
+    gzFile gz = gzopen(gz_dir.File("bpe_simple_vocab_16e6.txt.gz").c_str(), "wb");
+    ASSERT_NE(gz, nullptr);
+    std::string text = "\"bpe_simple_vocab_16e6.txt#version: 0.2\n";
+    for (const auto& m : kMerges) text += m + "\n";
+    gzwrite(gz, text.data(), static_cast<unsigned>(text.size()));
+    gzclose(gz);
+    auto tok = ClipTokenizer::LoadFromDir(gz_dir.path().string());
+    ASSERT_TRUE(tok.has_value()) << tok.error().message;
+    EXPECT_EQ((*tok)->Encode("a photo of a cat"), tok_->Encode("a photo of a cat"));
+    EXPECT_EQ((*tok)->eos_id(), 519);
+}
+
+TEST(TokenizerFilesTest, MissingOrBrokenFiles) {
+    TempDir dir("tok-missing");
+    auto missing = ClipTokenizer::LoadFromDir(dir.path().string());
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_NE(missing.error().message.find("no CLIP tokenizer"), std::string::npos);
+    std::ofstream(dir.File("vocab.json")) << "[1,2";
+    std::ofstream(dir.File("merges.txt")) << "#version: 0.2\n";
+    auto broken = ClipTokenizer::LoadFromDir(dir.path().string());
+    ASSERT_FALSE(broken.has_value());
+    EXPECT_NE(broken.error().message.find("vocab.json"), std::string::npos) << broken.error().message;
+}
+
+TEST(TokenizerFilesTest, TinyTokenizerKeepsListedWordsWhole) {
+    TempDir dir("tok-tiny");
+    auto size = WriteTinyTokenizer(dir.path().string());
+    ASSERT_TRUE(size.has_value());
+    auto tok = ClipTokenizer::LoadFromDir(dir.path().string());
+    ASSERT_TRUE(tok.has_value()) << tok.error().message;
+    EXPECT_EQ((*tok)->vocab_size(), *size);
+    EXPECT_EQ((*tok)->Encode("a photo of a cat in the style of van gogh").size(), 11u);
+    EXPECT_EQ((*tok)->eos_id(), *size - 1);
+}
+
+// The reference ids of sdxl-reference.md section 4.3 need the real 49,408-token vocabulary, which
+// cannot be downloaded here. Point LABHOUSE_CLIP_TOKENIZER_DIR at a directory holding it
+// (vocab.json + merges.txt, or bpe_simple_vocab_16e6.txt.gz) to run this check.
+TEST(RealVocabularyTest, ReferenceTokenIds) {
+    const char* dir = std::getenv("LABHOUSE_CLIP_TOKENIZER_DIR");
+    if (dir == nullptr) GTEST_SKIP() << "set LABHOUSE_CLIP_TOKENIZER_DIR to the real CLIP vocabulary to run";
+    auto tok = ClipTokenizer::LoadFromDir(dir);
+    ASSERT_TRUE(tok.has_value()) << tok.error().message;
+    EXPECT_EQ((*tok)->vocab_size(), 49408);
+    auto with_specials = [&](const std::string& text) {
+        std::vector<int> ids = {(*tok)->bos_id()};
+        for (int id : (*tok)->Encode(text)) ids.push_back(id);
+        ids.push_back((*tok)->eos_id());
+        return ids;
+    };
+    EXPECT_EQ(with_specials("a photo of a cat"), (std::vector<int>{49406, 320, 1125, 539, 320, 2368, 49407}));
+    EXPECT_EQ(with_specials("A lovely cat, 4k HDR!!"),
+              (std::vector<int>{49406, 320, 2165, 2368, 267, 275, 330, 28065, 748, 49407}));
+    EXPECT_EQ(with_specials(""), (std::vector<int>{49406, 49407}));
+}
+
+}  // namespace
+}  // namespace labhouse::engine
