@@ -1,0 +1,289 @@
+#include "tests/contract/job_repository_contract.h"
+
+#include <set>
+#include <thread>
+
+#include "labhouse/core/base/ids.h"
+
+namespace labhouse::testing {
+namespace {
+
+constexpr std::int64_t kNow = 1'700'000'000'000;
+const std::string kBlobA(64, 'a');
+const std::string kBlobB(64, 'b');
+
+Job NewJob(const std::string& backend = "classic", std::int64_t created = kNow) {
+    Job job;
+    job.id = NewJobId();
+    job.params.backend = backend;
+    job.params.style = "cartoon";
+    job.params.prompt = "a cat \"quoted\" ünïcode";
+    job.params.strength = 0.35;
+    job.params.steps = 4;
+    job.params.seed = 4294967295LL;
+    job.params.options["engine"] = "sd3.5-large";
+    job.input_blob = kBlobA;
+    job.created_ms = created;
+    job.max_attempts = 2;
+    return job;
+}
+
+Job CreateOk(JobRepository& repo, const Job& job) {
+    auto created = repo.Create(job);
+    EXPECT_TRUE(created.has_value()) << (created ? "" : created.error().message);
+    return created ? created->first : Job{};
+}
+
+Job ClaimOk(JobRepository& repo, const std::string& worker, std::int64_t now = kNow, std::int64_t lease = 1000) {
+    auto claimed = repo.ClaimNext({worker, now, lease, {}});
+    EXPECT_TRUE(claimed.has_value());
+    EXPECT_TRUE(claimed && claimed->has_value());
+    return claimed && *claimed ? **claimed : Job{};
+}
+
+TEST_P(JobRepositoryContract, CreateThenGetRoundTripsEveryField) {
+    const Job job = NewJob();
+    const Job stored = CreateOk(*repo_, job);
+    auto got = repo_->Get(job.id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->id, job.id);
+    EXPECT_EQ(got->state, JobState::kQueued);
+    EXPECT_EQ(got->params, job.params);
+    EXPECT_EQ(got->input_blob, kBlobA);
+    EXPECT_EQ(got->created_ms, kNow);
+    EXPECT_EQ(got->attempts, 0);
+    EXPECT_EQ(got->max_attempts, 2);
+    EXPECT_EQ(stored.id, job.id);
+}
+
+TEST_P(JobRepositoryContract, GetUnknownIsNotFound) {
+    auto got = repo_->Get(NewJobId());
+    ASSERT_FALSE(got);
+    EXPECT_EQ(got.error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(JobRepositoryContract, IdempotencyKeyReturnsTheSameJobAndRefusesAnotherRequest) {
+    Job first = NewJob();
+    first.idempotency_key = "key-1";
+    first.request_fingerprint = "fp-1";
+    CreateOk(*repo_, first);
+    Job replay = NewJob();
+    replay.idempotency_key = "key-1";
+    replay.request_fingerprint = "fp-1";
+    auto again = repo_->Create(replay);
+    ASSERT_TRUE(again);
+    EXPECT_FALSE(again->second);
+    EXPECT_EQ(again->first.id, first.id);
+    Job other = NewJob();
+    other.idempotency_key = "key-1";
+    other.request_fingerprint = "fp-2";
+    auto conflict = repo_->Create(other);
+    ASSERT_FALSE(conflict);
+    EXPECT_EQ(conflict.error().code, ErrorCode::kAlreadyExists);
+    auto counts = repo_->CountByState();
+    ASSERT_TRUE(counts);
+    EXPECT_EQ(counts->at(JobState::kQueued), 1);
+}
+
+TEST_P(JobRepositoryContract, ClaimTakesTheOldestAndLeasesIt) {
+    const Job a = CreateOk(*repo_, NewJob("classic", kNow));
+    const Job b = CreateOk(*repo_, NewJob("classic", kNow + 1));
+    const Job first = ClaimOk(*repo_, "w1", kNow + 10, 5000);
+    EXPECT_EQ(first.id, a.id);
+    EXPECT_EQ(first.state, JobState::kRunning);
+    EXPECT_EQ(first.attempts, 1);
+    EXPECT_EQ(first.lease_owner, "w1");
+    EXPECT_EQ(first.lease_expires_ms, kNow + 10 + 5000);
+    EXPECT_EQ(first.started_ms, kNow + 10);
+    EXPECT_EQ(ClaimOk(*repo_, "w2").id, b.id);
+    auto none = repo_->ClaimNext({"w3", kNow, 1000, {}});
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(JobRepositoryContract, ClaimHonoursTheBackendFilter) {
+    CreateOk(*repo_, NewJob("classic", kNow));
+    const Job remote = CreateOk(*repo_, NewJob("stability", kNow + 1));
+    auto claimed = repo_->ClaimNext({"w", kNow, 1000, {"stability"}});
+    ASSERT_TRUE(claimed && *claimed);
+    EXPECT_EQ((*claimed)->id, remote.id);
+    auto none = repo_->ClaimNext({"w", kNow, 1000, {"sdxl", "stability"}});
+    ASSERT_TRUE(none);
+    EXPECT_FALSE(none->has_value());
+}
+
+TEST_P(JobRepositoryContract, OnlyTheLeaseHolderReportsProgressAndFinishes) {
+    const Job job = CreateOk(*repo_, NewJob());
+    ClaimOk(*repo_, "w1");
+    auto ok = repo_->ReportProgress(job.id, "w1", {"denoise", 2, 4, 1.5}, kNow + 9000);
+    ASSERT_TRUE(ok);
+    EXPECT_FALSE(ok->cancel_requested);
+    auto got = repo_->Get(job.id);
+    EXPECT_EQ(got->progress, (JobProgress{"denoise", 2, 4, 1.5}));
+    EXPECT_EQ(got->lease_expires_ms, kNow + 9000);
+    auto stranger = repo_->ReportProgress(job.id, "w2", {"x", 1, 1, 0}, kNow);
+    ASSERT_FALSE(stranger);
+    EXPECT_EQ(stranger.error().code, ErrorCode::kFailedPrecondition);
+    EXPECT_FALSE(repo_->MarkSucceeded(job.id, "w2", kBlobB, {}, kNow));
+    ASSERT_TRUE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {{"seed", "7"}}, kNow + 50));
+    got = repo_->Get(job.id);
+    EXPECT_EQ(got->state, JobState::kSucceeded);
+    EXPECT_EQ(got->result_blob, kBlobB);
+    EXPECT_EQ(got->result_meta.at("seed"), "7");
+    EXPECT_EQ(got->finished_ms, kNow + 50);
+    EXPECT_TRUE(got->lease_owner.empty());
+    EXPECT_FALSE(repo_->MarkFailed(job.id, "w1", {"X", "y"}, kNow)) << "a finished job cannot finish twice";
+}
+
+TEST_P(JobRepositoryContract, FailureRecordsCodeAndMessage) {
+    const Job job = CreateOk(*repo_, NewJob());
+    ClaimOk(*repo_, "w1");
+    ASSERT_TRUE(repo_->MarkFailed(job.id, "w1", {"NO_FACE", "no face found"}, kNow + 5));
+    auto got = repo_->Get(job.id);
+    EXPECT_EQ(got->state, JobState::kFailed);
+    ASSERT_TRUE(got->error.has_value());
+    EXPECT_EQ(got->error->code, "NO_FACE");
+    EXPECT_EQ(got->error->message, "no face found");
+}
+
+TEST_P(JobRepositoryContract, CancelQueuedIsImmediateRunningIsRequestedFinishedIsRefused) {
+    const Job queued = CreateOk(*repo_, NewJob("classic", kNow));
+    const Job running = CreateOk(*repo_, NewJob("classic", kNow + 1));
+    auto canceled = repo_->RequestCancel(queued.id, kNow + 2);
+    ASSERT_TRUE(canceled);
+    EXPECT_EQ(canceled->state, JobState::kCanceled);
+    EXPECT_EQ(canceled->finished_ms, kNow + 2);
+    ClaimOk(*repo_, "w1");
+    auto requested = repo_->RequestCancel(running.id, kNow + 3);
+    ASSERT_TRUE(requested);
+    EXPECT_EQ(requested->state, JobState::kRunning);
+    EXPECT_TRUE(requested->cancel_requested);
+    auto lease = repo_->ExtendLease(running.id, "w1", kNow + 5000);
+    ASSERT_TRUE(lease);
+    EXPECT_TRUE(lease->cancel_requested);
+    ASSERT_TRUE(repo_->MarkCanceled(running.id, "w1", kNow + 4));
+    auto again = repo_->RequestCancel(running.id, kNow + 5);
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::kFailedPrecondition);
+    EXPECT_EQ(repo_->RequestCancel(NewJobId(), kNow).error().code, ErrorCode::kNotFound);
+}
+
+TEST_P(JobRepositoryContract, ExpiredLeasesRequeueThenFailAfterMaxAttempts) {
+    const Job job = CreateOk(*repo_, NewJob());  // max_attempts = 2
+    ClaimOk(*repo_, "w1", kNow, 1000);
+    auto early = repo_->RecoverExpired(kNow + 500, false);
+    ASSERT_TRUE(early);
+    EXPECT_TRUE(early->empty()) << "a live lease is left alone";
+    auto recovered = repo_->RecoverExpired(kNow + 1001, false);
+    ASSERT_TRUE(recovered);
+    ASSERT_EQ(recovered->size(), 1u);
+    auto got = repo_->Get(job.id);
+    EXPECT_EQ(got->state, JobState::kQueued);
+    EXPECT_EQ(got->attempts, 1);
+    EXPECT_FALSE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {}, kNow)) << "the dead worker lost its lease";
+    ClaimOk(*repo_, "w2", kNow + 2000, 1000);
+    ASSERT_TRUE(repo_->RecoverExpired(kNow + 3001, false));
+    got = repo_->Get(job.id);
+    EXPECT_EQ(got->state, JobState::kFailed);
+    EXPECT_EQ(got->attempts, 2);
+    ASSERT_TRUE(got->error);
+    EXPECT_EQ(got->error->code, "WORKER_LOST");
+}
+
+TEST_P(JobRepositoryContract, RecoverAllRunningIgnoresLeaseTimes) {
+    const Job job = CreateOk(*repo_, NewJob());
+    ClaimOk(*repo_, "w1", kNow, 60'000);
+    auto recovered = repo_->RecoverExpired(kNow, true);
+    ASSERT_TRUE(recovered);
+    EXPECT_EQ(recovered->size(), 1u);
+    EXPECT_EQ(repo_->Get(job.id)->state, JobState::kQueued);
+}
+
+TEST_P(JobRepositoryContract, ReleaseRequeuesWithoutCountingTheAttempt) {
+    const Job job = CreateOk(*repo_, NewJob());
+    ClaimOk(*repo_, "w1");
+    ASSERT_TRUE(repo_->Release(job.id, "w1"));
+    auto got = repo_->Get(job.id);
+    EXPECT_EQ(got->state, JobState::kQueued);
+    EXPECT_EQ(got->attempts, 0);
+}
+
+TEST_P(JobRepositoryContract, ListPagesNewestFirstAndFiltersByState) {
+    std::vector<std::string> ids;
+    for (int i = 0; i < 5; ++i) ids.push_back(CreateOk(*repo_, NewJob("classic", kNow + i)).id);
+    ClaimOk(*repo_, "w1");  // ids[0] running
+    auto page1 = repo_->List({std::nullopt, 2, ""});
+    ASSERT_TRUE(page1);
+    ASSERT_EQ(page1->jobs.size(), 2u);
+    EXPECT_EQ(page1->jobs[0].id, ids[4]);
+    EXPECT_EQ(page1->jobs[1].id, ids[3]);
+    ASSERT_FALSE(page1->next_cursor.empty());
+    auto page2 = repo_->List({std::nullopt, 2, page1->next_cursor});
+    ASSERT_TRUE(page2);
+    EXPECT_EQ(page2->jobs[0].id, ids[2]);
+    auto page3 = repo_->List({std::nullopt, 2, page2->next_cursor});
+    ASSERT_TRUE(page3);
+    ASSERT_EQ(page3->jobs.size(), 1u);
+    EXPECT_EQ(page3->jobs[0].id, ids[0]);
+    EXPECT_TRUE(page3->next_cursor.empty());
+    auto running = repo_->List({JobState::kRunning, 10, ""});
+    ASSERT_TRUE(running);
+    ASSERT_EQ(running->jobs.size(), 1u);
+    EXPECT_EQ(running->jobs[0].id, ids[0]);
+    EXPECT_EQ(repo_->List({std::nullopt, 0, ""}).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(repo_->List({std::nullopt, 10, "not-a-cursor"}).error().code, ErrorCode::kInvalidArgument);
+}
+
+TEST_P(JobRepositoryContract, CountsAndQueuePositions) {
+    const Job a = CreateOk(*repo_, NewJob("classic", kNow));
+    const Job b = CreateOk(*repo_, NewJob("classic", kNow + 1));
+    const Job c = CreateOk(*repo_, NewJob("classic", kNow + 2));
+    EXPECT_EQ(*repo_->QueuePosition(a.id), 0);
+    EXPECT_EQ(*repo_->QueuePosition(c.id), 2);
+    ClaimOk(*repo_, "w1");
+    EXPECT_EQ(*repo_->QueuePosition(b.id), 0);
+    EXPECT_EQ(repo_->QueuePosition(a.id).error().code, ErrorCode::kFailedPrecondition);
+    auto counts = repo_->CountByState();
+    ASSERT_TRUE(counts);
+    EXPECT_EQ(counts->at(JobState::kQueued), 2);
+    EXPECT_EQ(counts->at(JobState::kRunning), 1);
+    EXPECT_EQ(counts->at(JobState::kSucceeded), 0);
+}
+
+TEST_P(JobRepositoryContract, DeleteOnlyFinishedJobsAndReportTheirBlobs) {
+    const Job job = CreateOk(*repo_, NewJob());
+    ClaimOk(*repo_, "w1");
+    EXPECT_EQ(repo_->Delete(job.id).error().code, ErrorCode::kFailedPrecondition);
+    ASSERT_TRUE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {}, kNow));
+    EXPECT_TRUE(*repo_->BlobInUse(kBlobB));
+    auto blobs = repo_->Delete(job.id);
+    ASSERT_TRUE(blobs);
+    EXPECT_EQ(std::set<std::string>(blobs->begin(), blobs->end()), (std::set<std::string>{kBlobA, kBlobB}));
+    EXPECT_EQ(repo_->Get(job.id).error().code, ErrorCode::kNotFound);
+    EXPECT_FALSE(*repo_->BlobInUse(kBlobB));
+}
+
+TEST_P(JobRepositoryContract, ConcurrentWorkersClaimEachJobExactlyOnce) {
+    constexpr int kJobs = 40;
+    for (int i = 0; i < kJobs; ++i) CreateOk(*repo_, NewJob("classic", kNow + i));
+    std::mutex mutex;
+    std::multiset<std::string> claimed;
+    std::vector<std::thread> workers;
+    for (int w = 0; w < 4; ++w) {
+        workers.emplace_back([&, w] {
+            while (true) {
+                auto job = repo_->ClaimNext({"w" + std::to_string(w), kNow, 60000, {}});
+                if (!job) continue;  // busy: try again
+                if (!*job) return;
+                std::lock_guard lock(mutex);
+                claimed.insert((*job)->id);
+            }
+        });
+    }
+    for (auto& t : workers) t.join();
+    EXPECT_EQ(claimed.size(), static_cast<std::size_t>(kJobs));
+    EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(kJobs));
+}
+
+}  // namespace
+}  // namespace labhouse::testing

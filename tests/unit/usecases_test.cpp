@@ -1,0 +1,220 @@
+// SubmitJob, CancelJob and JobRunner against fakes (clock, blobs, transformer), the in-process
+// bus and queue, and an SQLite repository in a temp dir.
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "labhouse/adapters/inproc/inproc_event_bus.h"
+#include "labhouse/adapters/sqlite/sqlite_job_repository.h"
+#include "labhouse/core/usecases/cancel_job.h"
+#include "labhouse/core/usecases/job_runner.h"
+#include "labhouse/core/usecases/submit_job.h"
+#include "labhouse/imaging/opencv_image_codec.h"
+#include "tests/testing/fakes.h"
+#include "tests/testing/test_images.h"
+
+namespace labhouse {
+namespace {
+
+using namespace std::chrono_literals;
+
+class UseCaseTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        auto repo = sqlite::SqliteJobRepository::Open((dir_.path() / "jobs.db").string());
+        ASSERT_TRUE(repo);
+        repo_ = std::move(*repo);
+        fake_ = std::make_shared<testing::FakeTransformer>("fake", 3);
+        spare_ = std::make_shared<testing::FakeTransformer>("spare", 1);
+        backends_.Add(fake_);
+        backends_.Add(spare_);
+        submit_ = std::make_unique<SubmitJob>(*repo_, blobs_, codec_, queue_, events_, backends_, clock_,
+                                              SubmitLimits{200'000, 1'000'000, 3});
+        runner_ = std::make_unique<JobRunner>(*repo_, blobs_, codec_, events_, backends_, clock_, &metrics_,
+                                              RunnerOptions{"worker-1", 60'000, {}, "test"});
+    }
+
+    SubmitRequest Request(const std::string& backend = "fake") {
+        SubmitRequest request;
+        request.image_bytes = testing::PngBytes(48, 32);
+        request.params.backend = backend;
+        request.params.prompt = "a lighthouse";
+        return request;
+    }
+
+    Job SubmitOk(SubmitRequest request) {
+        auto result = submit_->Submit(std::move(request));
+        EXPECT_TRUE(result) << (result ? "" : result.error().message);
+        return result ? result->job : Job{};
+    }
+
+    testing::TempDir dir_;
+    std::unique_ptr<sqlite::SqliteJobRepository> repo_;
+    testing::MemoryBlobStore blobs_;
+    imaging::OpenCvImageCodec codec_;
+    inproc::InprocJobQueue queue_;
+    inproc::InprocEventBus events_;
+    testing::ManualClock clock_;
+    Metrics metrics_;
+    BackendRegistry backends_;
+    std::shared_ptr<testing::FakeTransformer> fake_;
+    std::shared_ptr<testing::FakeTransformer> spare_;
+    std::unique_ptr<SubmitJob> submit_;
+    std::unique_ptr<JobRunner> runner_;
+    std::atomic<bool> shutdown_{false};
+};
+
+TEST_F(UseCaseTest, SubmitStoresANormalizedPngAndQueuesTheJob) {
+    auto request = Request();
+    request.image_bytes = testing::JpegBytes(48, 32);
+    const Job job = SubmitOk(request);
+    EXPECT_EQ(job.state, JobState::kQueued);
+    EXPECT_EQ(job.params.backend, "fake");
+    auto stored = blobs_.Get(job.input_blob);
+    ASSERT_TRUE(stored);
+    EXPECT_EQ(stored->substr(1, 3), "PNG") << "uploads are re-encoded, dropping EXIF and other metadata";
+    EXPECT_EQ(queue_.Wait(0ms), job.id) << "workers are told";
+}
+
+TEST_F(UseCaseTest, SubmitRejectsBadParametersBeforeStoringAnything) {
+    auto bad_strength = Request();
+    bad_strength.params.strength = 1.5;
+    EXPECT_EQ(submit_->Submit(bad_strength).error().code, ErrorCode::kInvalidArgument);
+    auto bad_style = Request();
+    bad_style.params.style = "vaporwave";
+    EXPECT_EQ(submit_->Submit(bad_style).error().code, ErrorCode::kInvalidArgument);
+    auto unknown_backend = Request("dalle");
+    auto error = submit_->Submit(unknown_backend).error();
+    EXPECT_EQ(error.code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(error.message.find("fake"), std::string::npos) << "lists the known backends";
+    auto refused = Request();
+    refused.params.prompt = "invalid-for-fake";
+    EXPECT_EQ(submit_->Submit(refused).error().code, ErrorCode::kInvalidArgument);
+    auto not_image = Request();
+    not_image.image_bytes = "just some text";
+    EXPECT_EQ(submit_->Submit(not_image).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(blobs_.Count(), 0u);
+    EXPECT_EQ(repo_->CountByState()->at(JobState::kQueued), 0);
+}
+
+TEST_F(UseCaseTest, SubmitEnforcesByteAndPixelLimits) {
+    auto big = Request();
+    big.image_bytes = testing::PngBytes(1200, 1000);  // > 1 megapixel limit of this fixture
+    EXPECT_EQ(submit_->Submit(big).error().code, ErrorCode::kPayloadTooLarge);
+    auto heavy = Request();
+    heavy.image_bytes = std::string(300'000, 'x');
+    EXPECT_EQ(submit_->Submit(heavy).error().code, ErrorCode::kPayloadTooLarge);
+}
+
+TEST_F(UseCaseTest, UnavailableBackendIsRefusedAndAutoFallsBack) {
+    fake_->SetAvailable(false);
+    auto refused = submit_->Submit(Request("fake"));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(refused.error().message.find("switched off"), std::string::npos);
+    EXPECT_EQ(SubmitOk(Request("auto")).params.backend, "spare");
+}
+
+TEST_F(UseCaseTest, IdempotencyKeyReplaysAndDetectsReuse) {
+    auto request = Request();
+    request.idempotency_key = "abc";
+    const Job first = SubmitOk(request);
+    auto replay = submit_->Submit(request);
+    ASSERT_TRUE(replay);
+    EXPECT_FALSE(replay->created);
+    EXPECT_EQ(replay->job.id, first.id);
+    request.params.prompt = "something else";
+    EXPECT_EQ(submit_->Submit(request).error().code, ErrorCode::kAlreadyExists);
+}
+
+TEST_F(UseCaseTest, RunnerCompletesAJobWithResultAndReproducibilityText) {
+    auto subscription = events_.Subscribe("");
+    const Job job = SubmitOk(Request());
+    auto outcome = runner_->RunNext(shutdown_);
+    ASSERT_TRUE(outcome);
+    EXPECT_EQ(*outcome, RunOutcome::kSucceeded);
+    auto done = repo_->Get(job.id);
+    EXPECT_EQ(done->state, JobState::kSucceeded);
+    EXPECT_EQ(done->result_meta.at("seed"), "42");
+    EXPECT_EQ(done->result_meta.at("backend"), "fake");
+    auto png = blobs_.Get(done->result_blob);
+    ASSERT_TRUE(png);
+    auto text = imaging::ReadPngText(*png);
+    EXPECT_EQ(text["labhouse:seed"], "42");
+    EXPECT_EQ(text["labhouse:prompt"], "a lighthouse");
+    auto decoded = codec_.Decode(*png);
+    auto input = codec_.Decode(*blobs_.Get(job.input_blob));
+    ASSERT_TRUE(decoded && input);
+    EXPECT_EQ(decoded->rgb[0], 255 - input->rgb[0]) << "the fake inverts";
+    int progress_events = 0;
+    while (auto event = subscription->Next(10ms)) {
+        if (event->state == JobState::kRunning && event->progress.stage == "invert") ++progress_events;
+    }
+    EXPECT_EQ(progress_events, 3);
+    EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kIdle);
+}
+
+TEST_F(UseCaseTest, BackendErrorsFailTheJobWithTheirReason) {
+    Error no_face = FailedPrecondition("no face in the photo");
+    no_face.reason = "NO_FACE";
+    fake_->FailWith(no_face);
+    const Job job = SubmitOk(Request());
+    EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kFailed);
+    auto failed = repo_->Get(job.id);
+    EXPECT_EQ(failed->state, JobState::kFailed);
+    EXPECT_EQ(failed->error->code, "NO_FACE");
+}
+
+TEST_F(UseCaseTest, CancelStopsARunningJobAtTheNextStep) {
+    fake_->SetGated(true);
+    const Job job = SubmitOk(Request());
+    std::thread worker([&] { EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kCanceled); });
+    ASSERT_TRUE(fake_->WaitUntilRunning(5s));
+    CancelJob cancel(*repo_, events_, clock_);
+    auto requested = cancel.Cancel(job.id);
+    ASSERT_TRUE(requested);
+    EXPECT_TRUE(requested->cancel_requested);
+    fake_->Release(1);  // the next progress report carries the cancel flag back
+    worker.join();
+    EXPECT_EQ(repo_->Get(job.id)->state, JobState::kCanceled);
+    EXPECT_EQ(cancel.Cancel(job.id).error().code, ErrorCode::kFailedPrecondition);
+}
+
+TEST_F(UseCaseTest, ShutdownReturnsARunningJobToTheQueue) {
+    fake_->SetGated(true);
+    const Job job = SubmitOk(Request());
+    std::thread worker([&] { EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kReleased); });
+    ASSERT_TRUE(fake_->WaitUntilRunning(5s));
+    shutdown_ = true;
+    worker.join();
+    auto queued = repo_->Get(job.id);
+    EXPECT_EQ(queued->state, JobState::kQueued);
+    EXPECT_EQ(queued->attempts, 0) << "a shutdown is not the job's fault";
+}
+
+TEST_F(UseCaseTest, AWorkerThatLostItsLeaseDoesNotFinishTheJob) {
+    fake_->SetGated(true);
+    const Job job = SubmitOk(Request());
+    std::thread worker([&] { EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kLeaseLost); });
+    ASSERT_TRUE(fake_->WaitUntilRunning(5s));
+    clock_.Advance(120'000);
+    ASSERT_TRUE(repo_->RecoverExpired(clock_.NowMs(), false));
+    fake_->Release(3);
+    worker.join();
+    auto requeued = repo_->Get(job.id);
+    EXPECT_EQ(requeued->state, JobState::kQueued);
+    EXPECT_TRUE(requeued->result_blob.empty());
+}
+
+TEST_F(UseCaseTest, AFailedResultWriteFailsTheJobCleanly) {
+    const Job job = SubmitOk(Request());
+    blobs_.FailNextPut(ResourceExhausted("disk full"));
+    EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kFailed);
+    auto failed = repo_->Get(job.id);
+    EXPECT_EQ(failed->state, JobState::kFailed);
+    EXPECT_EQ(failed->error->code, "RESOURCE_EXHAUSTED");
+    EXPECT_TRUE(failed->result_blob.empty());
+}
+
+}  // namespace
+}  // namespace labhouse
