@@ -1,0 +1,269 @@
+// The public pipeline on the tiny model: img2img and txt2img end to end, determinism, RNG modes,
+// cancellation, broken checkpoints through Load, and the golden-latent regression.
+#include "labhouse/engine/sdxl_pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "labhouse/engine/safetensors.h"
+#include "tests/engine/test_util.h"
+
+namespace labhouse::engine {
+namespace {
+
+using testing::TempDir;
+
+Image TestImage(int width, int height) {
+    Image image = Image::Filled(width, height, 0, 0, 0);
+    for (int y = 0; y < height; ++y) {
+        for (int x = 0; x < width; ++x) {
+            std::uint8_t* p = image.Pixel(x, y);
+            p[0] = static_cast<std::uint8_t>(x * 255 / (width - 1));
+            p[1] = static_cast<std::uint8_t>(y * 255 / (height - 1));
+            p[2] = static_cast<std::uint8_t>(((x / 8 + y / 8) % 2) * 200);
+        }
+    }
+    return image;
+}
+
+class PipelineTest : public ::testing::Test {
+protected:
+    static void SetUpTestSuite() {
+        dir_ = new TempDir("pipeline");
+        auto path = WriteTinySdxlModel(dir_->path().string());
+        ASSERT_TRUE(path.has_value()) << path.error().message;
+        model_ = *path;
+        SdxlLoadOptions options;
+        options.threads = 2;
+        auto pipeline = SdxlPipeline::Load(model_, dir_->path().string(), options);
+        ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
+        pipeline_ = std::move(pipeline).value().release();
+    }
+    static void TearDownTestSuite() {
+        delete pipeline_;
+        delete dir_;
+    }
+    static SdxlRequest Img2Img(const Image* image) {
+        SdxlRequest r;
+        r.init_image = image;
+        r.prompt = "a photo of a cat in the style of van gogh";
+        r.steps = 4;
+        r.strength = 0.5;
+        r.seed = 42;
+        return r;
+    }
+    static TempDir* dir_;
+    static std::string model_;
+    static SdxlPipeline* pipeline_;
+};
+TempDir* PipelineTest::dir_ = nullptr;
+std::string PipelineTest::model_;
+SdxlPipeline* PipelineTest::pipeline_ = nullptr;
+
+TEST_F(PipelineTest, Img2ImgEndToEndWithProgress) {
+    const Image input = TestImage(64, 64);
+    std::vector<std::string> events;
+    auto result = pipeline_->Generate(Img2Img(&input),
+                                      [&](const std::string& stage, int step, int total, double secs) {
+                                          EXPECT_GE(secs, 0.0);
+                                          events.push_back(stage + " " + std::to_string(step) + "/" + std::to_string(total));
+                                      },
+                                      nullptr);
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+    EXPECT_EQ(result->image.width, 64);
+    EXPECT_EQ(result->image.height, 64);
+    EXPECT_EQ(result->image.rgb.size(), 64u * 64 * 3);
+    EXPECT_EQ(events, (std::vector<std::string>{"text_encoders 1/1", "vae_encode 1/1", "unet 1/2", "unet 2/2", "vae_decode 1/1"}));
+    EXPECT_EQ(result->meta.at("steps_run"), "2");  // diffusers convention: int(4 * 0.5)
+    EXPECT_EQ(result->meta.at("sampler"), "euler_a");
+    EXPECT_EQ(result->meta.at("spacing"), "trailing");
+    EXPECT_EQ(result->meta.at("rng"), "cuda");
+    EXPECT_EQ(result->meta.at("sigma_start"), "1.613");  // t = 499
+    EXPECT_EQ(result->latent_shape, (std::vector<std::int64_t>{1, 4, 8, 8}));
+    for (float v : result->latent) ASSERT_TRUE(std::isfinite(v));
+}
+
+TEST_F(PipelineTest, SameSeedSameBitsOtherSeedOrRngDiffers) {
+    const Image input = TestImage(64, 64);
+    SdxlRequest request = Img2Img(&input);
+    auto a = pipeline_->Generate(request, {}, nullptr);
+    auto b = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_EQ(a->latent, b->latent);
+    EXPECT_EQ(a->image.rgb, b->image.rgb);
+    request.seed = 43;
+    auto c = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(c.has_value());
+    EXPECT_NE(a->latent, c->latent);
+    request.seed = 42;
+    request.rng = "cpu";
+    auto d = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(d.has_value());
+    EXPECT_NE(a->latent, d->latent);
+}
+
+TEST_F(PipelineTest, Txt2ImgWithCfgAndEverySampler) {
+    for (const char* sampler : {"euler", "euler_a", "dpmpp_2m"}) {
+        SdxlRequest request;
+        request.prompt = "a dog";
+        request.negative_prompt = "blurry";
+        request.guidance = 5.0;
+        request.steps = 3;
+        request.sampler = sampler;
+        request.width = 96;
+        request.height = 64;
+        auto result = pipeline_->Generate(request, {}, nullptr);
+        ASSERT_TRUE(result.has_value()) << sampler << ": " << result.error().message;
+        EXPECT_EQ(result->image.width, 96);
+        EXPECT_EQ(result->meta.at("steps_run"), "3");
+        EXPECT_EQ(result->meta.at("mode"), "txt2img");
+        // CFG matters: with guidance 1 (off) the result differs.
+        request.guidance = 1.0;
+        auto plain = pipeline_->Generate(request, {}, nullptr);
+        ASSERT_TRUE(plain.has_value());
+        EXPECT_NE(plain->latent, result->latent) << sampler;
+    }
+}
+
+TEST_F(PipelineTest, CancelBetweenSteps) {
+    const Image input = TestImage(64, 64);
+    SdxlRequest request = Img2Img(&input);
+    request.steps = 8;  // 4 steps run
+    std::atomic<bool> cancel{false};
+    int unet_steps = 0;
+    auto result = pipeline_->Generate(request,
+                                      [&](const std::string& stage, int step, int, double) {
+                                          if (stage == "unet") {
+                                              ++unet_steps;
+                                              if (step == 2) cancel.store(true);
+                                          }
+                                      },
+                                      &cancel);
+    ASSERT_FALSE(result.has_value());
+    EXPECT_EQ(result.error().code, ErrorCode::kCancelled);
+    EXPECT_EQ(unet_steps, 2);
+    cancel.store(true);
+    auto early = pipeline_->Generate(request, {}, &cancel);
+    ASSERT_FALSE(early.has_value());
+    EXPECT_EQ(early.error().code, ErrorCode::kCancelled);
+}
+
+TEST_F(PipelineTest, BadRequestsAreClearErrors) {
+    const Image input = TestImage(64, 64);
+    const Image odd = TestImage(70, 64);
+    struct Case {
+        std::function<void(SdxlRequest&)> mutate;
+        std::string message;
+    };
+    const std::vector<Case> cases = {
+        {[&](SdxlRequest& r) { r.init_image = &odd; }, "must be positive multiples of 32"},
+        {[](SdxlRequest& r) { r.width = 128; }, "resize the image first"},
+        {[](SdxlRequest& r) { r.sampler = "ddim"; }, "unknown sampler 'ddim'"},
+        {[](SdxlRequest& r) { r.rng = "dice"; }, "unknown rng mode 'dice'"},
+        {[](SdxlRequest& r) { r.steps = 1; }, "steps x strength must be at least 1"},
+        {[](SdxlRequest& r) { r.strength = 0; }, "strength must be in (0, 1]"},
+        {[](SdxlRequest& r) { r.steps = 0; }, "steps must be between 1 and 1000"},
+        {[](SdxlRequest& r) { r.spacing = "weird"; }, "unknown timestep spacing"},
+    };
+    for (const auto& c : cases) {
+        SdxlRequest request = Img2Img(&input);
+        c.mutate(request);
+        auto result = pipeline_->Generate(request, {}, nullptr);
+        ASSERT_FALSE(result.has_value()) << c.message;
+        EXPECT_EQ(result.error().code, ErrorCode::kInvalidArgument);
+        EXPECT_NE(result.error().message.find(c.message), std::string::npos) << result.error().message;
+    }
+}
+
+// Rewrites the tiny checkpoint with one change and returns Load's error message.
+std::string LoadBroken(const std::string& model, const std::string& tokenizer_dir, const std::string& out,
+                       const std::function<void(std::vector<TensorSpec>&)>& mutate) {
+    auto file = SafetensorsFile::Open(model);
+    EXPECT_TRUE(file.has_value());
+    std::vector<TensorSpec> specs;
+    for (const auto& [name, info] : (*file)->tensors()) specs.push_back({name, info.dtype, info.shape});
+    mutate(specs);
+    const Status written = WriteSafetensors(out, specs, {}, [&](std::size_t i, std::uint8_t* dst, std::size_t bytes) {
+        const TensorInfo* info = (*file)->Find(specs[i].name);
+        if (info != nullptr) std::memcpy(dst, (*file)->Data(*info), std::min<std::size_t>(bytes, info->end - info->begin));
+    });
+    EXPECT_TRUE(written);
+    auto pipeline = SdxlPipeline::Load(out, tokenizer_dir, {});
+    EXPECT_FALSE(pipeline.has_value());
+    return pipeline ? std::string() : pipeline.error().message;
+}
+
+TEST_F(PipelineTest, BrokenCheckpointsEachFailWithTheirOwnMessage) {
+    const std::string tok = dir_->path().string();
+    const std::string out = dir_->File("broken.safetensors");
+    const std::string victim = "model.diffusion_model.output_blocks.3.1.transformer_blocks.0.attn2.to_k.weight";
+    std::string m = LoadBroken(model_, tok, out, [&](auto& specs) {
+        std::erase_if(specs, [&](const TensorSpec& s) { return s.name == victim; });
+    });
+    EXPECT_NE(m.find("1 missing tensor(s):\n    " + victim), std::string::npos) << m;
+    m = LoadBroken(model_, tok, out, [&](auto& specs) {
+        for (auto& s : specs) {
+            if (s.name == victim) s.shape = {128, 96};
+        }
+    });
+    EXPECT_NE(m.find(victim + " (expected [128,128], found [128,96])"), std::string::npos) << m;
+    m = LoadBroken(model_, tok, out, [&](auto& specs) {
+        for (auto& s : specs) {
+            if (s.name == victim) s.dtype = DType::kI16;
+        }
+    });
+    EXPECT_NE(m.find(victim + " (I16; weights must be F16, BF16 or F32)"), std::string::npos) << m;
+    // Truncated file: the last tensor runs past the end.
+    std::filesystem::copy_file(model_, out, std::filesystem::copy_options::overwrite_existing);
+    std::filesystem::resize_file(out, std::filesystem::file_size(out) - 100);
+    auto truncated = SdxlPipeline::Load(out, tok, {});
+    ASSERT_FALSE(truncated.has_value());
+    EXPECT_NE(truncated.error().message.find("past the end of the file"), std::string::npos) << truncated.error().message;
+    // A 2 GB header claim.
+    testing::WriteRawSafetensors(out, "{}", "", 2ull << 30);
+    auto huge = SdxlPipeline::Load(out, tok, {});
+    ASSERT_FALSE(huge.has_value());
+    EXPECT_NE(huge.error().message.find("over the 104857600-byte limit"), std::string::npos) << huge.error().message;
+    // Missing tokenizer.
+    TempDir empty("pipeline-empty");
+    auto no_tok = SdxlPipeline::Load(model_, empty.path().string(), {});
+    ASSERT_FALSE(no_tok.has_value());
+    EXPECT_NE(no_tok.error().message.find("no CLIP tokenizer"), std::string::npos);
+}
+
+// Golden regression: the final latent of a fixed tiny img2img run, committed in
+// tests/engine/golden/tiny_img2img_latent.txt. Tolerance 1e-3 absolute (fp32 on CPU; different
+// BLAS builds or thread counts move values by ~1e-6). LABHOUSE_UPDATE_GOLDEN=1 rewrites the file.
+TEST_F(PipelineTest, GoldenLatentRegression) {
+    const std::string golden = std::string(LABHOUSE_ENGINE_TEST_DIR) + "/golden/tiny_img2img_latent.txt";
+    const Image input = TestImage(64, 64);
+    SdxlRequest request = Img2Img(&input);
+    request.sampler = "dpmpp_2m";
+    request.steps = 6;
+    request.guidance = 3.0;
+    request.negative_prompt = "ugly";
+    auto result = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+    if (const char* update = std::getenv("LABHOUSE_UPDATE_GOLDEN"); update != nullptr && std::string(update) == "1") {
+        std::filesystem::create_directories(std::filesystem::path(golden).parent_path());
+        std::ofstream out(golden);
+        out.precision(9);
+        for (float v : result->latent) out << v << "\n";
+        GTEST_SKIP() << "golden file rewritten: " << golden;
+    }
+    std::ifstream in(golden);
+    ASSERT_TRUE(in.good()) << "missing golden file " << golden << " (run with LABHOUSE_UPDATE_GOLDEN=1 once)";
+    std::vector<float> expected;
+    for (float v; in >> v;) expected.push_back(v);
+    ASSERT_EQ(expected.size(), result->latent.size());
+    double max_diff = 0;
+    for (std::size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, std::abs(double(expected[i]) - result->latent[i]));
+    EXPECT_LT(max_diff, 1e-3);
+}
+
+}  // namespace
+}  // namespace labhouse::engine
