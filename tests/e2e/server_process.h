@@ -1,0 +1,47 @@
+// Runs the real `labhouse` binary as a child process for end-to-end tests: starts it on a free
+// port, reads the port from its "listening on" line, and stops it politely (SIGTERM) or not
+// (SIGKILL).
+#pragma once
+
+#include <sys/types.h>
+
+#include <filesystem>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <httplib.h>
+
+namespace labhouse::testing {
+
+class ServerProcess {
+public:
+    // `args` follow "serve"; --port 0 and the data dir are added unless given.
+    ServerProcess(std::filesystem::path data_dir, std::vector<std::string> args = {},
+                  std::map<std::string, std::string> env = {});
+    ~ServerProcess();
+
+    // Starts and waits until it listens. False (with the log printed) when it exits or times out.
+    bool Start();
+    void Kill();          // SIGKILL, and reap
+    int Terminate();      // SIGTERM; returns the exit status (-1 on timeout)
+    bool Running() const { return pid_ > 0; }
+    int port() const { return port_; }
+    std::string Log() const;
+    std::unique_ptr<httplib::Client> Client() const;
+
+private:
+    std::filesystem::path data_dir_;
+    std::vector<std::string> args_;
+    std::map<std::string, std::string> env_;
+    std::filesystem::path log_path_;
+    pid_t pid_ = -1;
+    int port_ = 0;
+};
+
+// Runs the binary with these arguments to completion; returns its exit code and output.
+std::pair<int, std::string> RunLabhouse(const std::vector<std::string>& args,
+                                        const std::map<std::string, std::string>& env = {});
+
+}  // namespace labhouse::testing
