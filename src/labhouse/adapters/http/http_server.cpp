@@ -41,6 +41,8 @@ HttpServer::HttpServer(HttpConfig config, HttpDeps deps)
     server_->set_read_timeout(config_.read_timeout_s, 0);
     server_->set_write_timeout(config_.write_timeout_s, 0);
     server_->set_keep_alive_max_count(1000);
+    // Without TCP_NODELAY, Nagle plus delayed ACKs hold small responses back ~40 ms each.
+    server_->set_tcp_nodelay(true);
     // Errors httplib produces itself (no route, body too large, malformed request) get our JSON
     // body too, so every error a client sees has the same shape.
     server_->set_error_handler([this](const httplib::Request& req, httplib::Response& res) {
