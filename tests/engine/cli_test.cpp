@@ -39,7 +39,7 @@ TEST(EngineCliTest, MakeTinyThenTransform) {
     ASSERT_TRUE(cv::imwrite(dir.File("in.png"), input));
     const std::string out = dir.File("out.png");
     ASSERT_EQ(RunCli({"transform", "--model", model, "--input", dir.File("in.png"), "--prompt", "a cat", "--steps", "2",
-                      "--strength", "0.5", "--seed", "7", "--size", "64x96", "--out", out}),
+                      "--strength", "0.5", "--seed", "7", "--size", "64x96", "--threads", "1", "--out", out}),
               0);
     cv::Mat result = cv::imread(out, cv::IMREAD_COLOR);
     ASSERT_FALSE(result.empty());
@@ -51,7 +51,7 @@ TEST(EngineCliTest, MakeTinyThenTransform) {
     std::filesystem::copy_file(model, dir.File("elsewhere/m.safetensors"));
     ::setenv("LABHOUSE_MODELS_DIR", models.c_str(), 1);
     ASSERT_EQ(RunCli({"transform", "--model", dir.File("elsewhere/m.safetensors"), "--input", dir.File("in.png"), "--prompt",
-                      "a dog", "--sampler", "dpmpp_2m", "--steps", "3", "--strength", "1", "--out", out, "--quiet"}),
+                      "a dog", "--sampler", "dpmpp_2m", "--steps", "3", "--strength", "1", "--threads", "1", "--out", out, "--quiet"}),
               0);
     ::unsetenv("LABHOUSE_MODELS_DIR");
     EXPECT_EQ(cv::imread(out).cols, 64);
@@ -63,7 +63,7 @@ TEST(EngineCliTest, BadInputsExitNonZero) {
     const std::string model = dir.File("tiny-sdxl.safetensors");
     cv::imwrite(dir.File("in.png"), cv::Mat(64, 64, CV_8UC3, cv::Scalar(1, 2, 3)));
     std::ofstream(dir.File("junk.jpg")) << "not an image";
-    const std::vector<std::string> base = {"transform", "--model", model, "--prompt", "x", "--out", dir.File("o.png")};
+    const std::vector<std::string> base = {"transform", "--model", model, "--prompt", "x", "--threads", "1", "--out", dir.File("o.png")};
     auto with = [&](std::vector<std::string> extra) {
         std::vector<std::string> args = base;
         args.insert(args.end(), extra.begin(), extra.end());

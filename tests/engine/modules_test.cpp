@@ -24,6 +24,7 @@ protected:
         file_ = std::shared_ptr<SafetensorsFile>(std::move(file).value());
         config_ = *DetectSdxlConfig(file_->tensors());
         at::manual_seed(0);
+        at::set_num_threads(1);
     }
     static void TearDownTestSuite() {
         file_.reset();

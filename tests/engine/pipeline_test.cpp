@@ -38,7 +38,7 @@ protected:
         ASSERT_TRUE(path.has_value()) << path.error().message;
         model_ = *path;
         SdxlLoadOptions options;
-        options.threads = 2;
+        options.threads = 1;  // tiny tensors: more threads only add OpenMP overhead on a busy CI box
         auto pipeline = SdxlPipeline::Load(model_, dir_->path().string(), options);
         ASSERT_TRUE(pipeline.has_value()) << pipeline.error().message;
         pipeline_ = std::move(pipeline).value().release();
@@ -207,10 +207,10 @@ TEST_F(PipelineTest, BrokenCheckpointsEachFailWithTheirOwnMessage) {
     EXPECT_NE(m.find("1 missing tensor(s):\n    " + victim), std::string::npos) << m;
     m = LoadBroken(model_, tok, out, [&](auto& specs) {
         for (auto& s : specs) {
-            if (s.name == victim) s.shape = {128, 96};
+            if (s.name == victim) s.shape = {64, 96};
         }
     });
-    EXPECT_NE(m.find(victim + " (expected [128,128], found [128,96])"), std::string::npos) << m;
+    EXPECT_NE(m.find(victim + " (expected [64,128], found [64,96])"), std::string::npos) << m;
     m = LoadBroken(model_, tok, out, [&](auto& specs) {
         for (auto& s : specs) {
             if (s.name == victim) s.dtype = DType::kI16;

@@ -468,7 +468,7 @@ SdxlConfig TinySdxlConfig(int vocab_size) {
     c.unet.time_embed_dim = 256;
     c.unet.adm_in_channels = 64 + 6 * 16;
     c.unet.context_dim = 128;
-    c.unet.channel_mult = {1, 2, 2};
+    c.unet.channel_mult = {1, 1, 2};
     c.unet.num_res_blocks = {2, 2, 2};
     c.unet.transformer_depth = {0, 1, 2};
     c.unet.mid_depth = 1;
