@@ -5,6 +5,9 @@
 
 #include "labhouse/app/config.h"
 #include "labhouse/app/serve.h"
+#ifdef LABHOUSE_HAVE_TORCH
+#include "labhouse/engine/cli/engine_commands.h"
+#endif
 
 int main(int argc, char** argv) {
     CLI::App app{"labhouse: a self-hosted photo-transformation service"};
@@ -16,6 +19,9 @@ int main(int argc, char** argv) {
     labhouse::app::AddServeOptions(*serve, config);
     CLI::App* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
     labhouse::app::AddStorageOptions(*migrate, config);
+#ifdef LABHOUSE_HAVE_TORCH
+    labhouse::engine::AddTransformCommand(app);  // runs from its own callback during parse
+#endif
 
     try {
         app.parse(argc, argv);
@@ -23,6 +29,7 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     CLI::App* chosen = app.get_subcommands().front();
+    if (chosen != serve && chosen != migrate) return 0;
     if (auto env = labhouse::app::CheckUnknownEnvironment(*chosen); !env) {
         std::cerr << "labhouse: " << env.error().message << "\n";
         return 2;
