@@ -23,7 +23,11 @@ inline std::string PrintToString(const RepositoryFactory& f) { return f.name; }
 
 class JobRepositoryContract : public ::testing::TestWithParam<RepositoryFactory> {
 protected:
-    void SetUp() override { repo_ = GetParam().make(); ASSERT_NE(repo_, nullptr); }
+    void SetUp() override {
+        repo_ = GetParam().make();
+        if (IsSkipped()) return;  // a factory whose service is not configured calls GTEST_SKIP()
+        ASSERT_NE(repo_, nullptr);
+    }
     std::unique_ptr<JobRepository> repo_;
 };
 
