@@ -5,6 +5,7 @@
 
 #include "labhouse/app/config.h"
 #include "labhouse/app/serve.h"
+#include "labhouse/models/cli/models_commands.h"
 #ifdef LABHOUSE_HAVE_TORCH
 #include "labhouse/engine/cli/engine_commands.h"
 #endif
@@ -19,6 +20,8 @@ int main(int argc, char** argv) {
     labhouse::app::AddServeOptions(*serve, config);
     CLI::App* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
     labhouse::app::AddStorageOptions(*migrate, config);
+    // pull/list/verify/rm run from their own callbacks during parse; other libraries may add more.
+    [[maybe_unused]] CLI::App* models = labhouse::models::AddModelsCommands(app);
 #ifdef LABHOUSE_HAVE_TORCH
     labhouse::engine::AddTransformCommand(app);  // runs from its own callback during parse
 #endif

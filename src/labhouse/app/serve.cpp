@@ -20,6 +20,7 @@
 #include "labhouse/core/usecases/cancel_job.h"
 #include "labhouse/core/usecases/submit_job.h"
 #include "labhouse/imaging/opencv_image_codec.h"
+#include "labhouse/models/model_store.h"
 
 namespace labhouse::app {
 namespace {
@@ -122,7 +123,8 @@ int RunServe(const AppConfig& config) {
                                               LABHOUSE_RETURN_IF_ERROR(jobs.CountByState());
                                               return CheckWritable(data_dir);
                                           },
-                                          kVersion});
+                                          kVersion,
+                                          [models_dir = config.ModelsDir()] { return models::ListInstalled(models_dir); }});
     auto port = server.Bind();
     if (!port) return Fail(port.error());
 

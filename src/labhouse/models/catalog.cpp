@@ -96,7 +96,10 @@ std::vector<CatalogEntry> BuildCatalog() {
                        "tokenizer",
                        "CLIP BPE tokenizer files (vocab.json + merges.txt) shared by both SDXL text encoders",
                        "tokenizer",
-                       {{"any", {{"vocab.json", -1, ""}, {"merges.txt", -1, ""}}, {"sdxl"}, ""}}});
+                       {{"any",
+                         {{"vocab.json", -1, ""}, {"merges.txt", -1, ""}},
+                         {"sdxl"},
+                         "into <models>/tokenizer, where the engine finds it through LABHOUSE_MODELS_DIR"}}});
     return catalog;
 }
 

@@ -81,6 +81,7 @@ void HttpServer::RegisterRoutes() {
     RegisterJobRoutes(*server_, *ctx);
     RegisterImageRoutes(*server_, *ctx);
     RegisterMetaRoutes(*server_, *ctx);
+    RegisterModelRoutes(*server_, *ctx);
     RegisterUiRoutes(*server_, *ctx);
 }
 

@@ -10,6 +10,7 @@
 
 #include "labhouse/core/base/metrics.h"
 #include "labhouse/core/base/result.h"
+#include "labhouse/core/domain/installed_model.h"
 #include "labhouse/core/ports/blob_store.h"
 #include "labhouse/core/ports/event_bus.h"
 #include "labhouse/core/ports/job_repository.h"
@@ -44,6 +45,7 @@ struct HttpDeps {
     Metrics& metrics;
     std::function<Status()> ready;  // /readyz
     std::string version;
+    std::function<Result<std::vector<InstalledModel>>()> list_models;  // GET /api/v1/models; empty = none
 };
 
 class HttpServer {

@@ -31,5 +31,6 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterMetaRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterImageRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterUiRoutes(httplib::Server& server, RouteContext& ctx);
+void RegisterModelRoutes(httplib::Server& server, RouteContext& ctx);
 
 }  // namespace labhouse::http
