@@ -77,7 +77,7 @@ std::vector<TrainingPair> LoadPairs(const std::string& dir, int size) {
         auto image = faces::ReadRgb(file.string());
         if (!image) Fail(image.error().message);
         const int half = image->cols / 2;
-        if (half < 8 || image->cols != 2 * half || image->rows < 8) {
+        if (image->rows < 8 || image->cols != 2 * image->rows) {
             Fail(file.string() + " is not an A|B pair (expected two images side by side, width = 2 x height)");
         }
         pairs.push_back({ResizedImage((*image)(cv::Rect(0, 0, half, image->rows)), size),
