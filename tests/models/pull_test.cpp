@@ -1,6 +1,9 @@
 // PullModel against the fake hub: full pull, resume, verification, hub errors, disk space, token
 // hygiene.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <mutex>
@@ -330,6 +333,19 @@ TEST_F(ModelsPullTest, TokenNeverAppearsInLogsOrErrors) {
     EXPECT_EQ(logged.find(kToken), std::string::npos) << logged;
     EXPECT_EQ(missing.error().message.find(kToken), std::string::npos);
     EXPECT_EQ(corrupt.error().message.find(kToken), std::string::npos);
+}
+
+TEST_F(ModelsPullTest, SecondPullIntoTheSameDirWaitsForNoOneAndRefuses) {
+    fs::create_directories(Installed(""));
+    const int fd = ::open((Installed("") / ".pull.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    ASSERT_GE(fd, 0);
+    ASSERT_EQ(::flock(fd, LOCK_EX | LOCK_NB), 0);
+    auto model = PullModel(Spec(), Hub(), options_);
+    ::close(fd);
+    ASSERT_FALSE(model.has_value());
+    EXPECT_EQ(model.error().code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(model.error().message.find("another pull"), std::string::npos) << model.error().message;
+    EXPECT_TRUE(PullModel(Spec(), Hub(), options_).has_value());
 }
 
 TEST_F(ModelsPullTest, CatalogModelUsesTheHubUrlScheme) {

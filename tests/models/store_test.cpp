@@ -154,6 +154,28 @@ TEST_F(ModelStoreTest, RemoveOfSomethingNotInstalledIsNotFound) {
     EXPECT_EQ(removed.error().code, ErrorCode::kNotFound);
 }
 
+TEST_F(ModelStoreTest, FindInstalledFileGivesTheCheckpointOrTheCommandToGetIt) {
+    auto missing = FindInstalledFile(dir_.str(), "sdxl-turbo", "fp16");
+    ASSERT_FALSE(missing.has_value());
+    EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
+    EXPECT_NE(missing.error().message.find("run `labhouse models pull sdxl-turbo --dtype fp16`"), std::string::npos)
+        << missing.error().message;
+
+    Pull("fp32");
+    Pull("fp16");
+    auto fp16 = FindInstalledFile(dir_.str(), "sdxl-turbo", "fp16");
+    ASSERT_TRUE(fp16.has_value()) << fp16.error().message;
+    EXPECT_EQ(*fp16, (ModelDir() / "sd_xl_turbo_1.0_fp16.safetensors").string());
+    auto fp32 = FindInstalledFile(dir_.str(), "sdxl-turbo", "fp32");
+    ASSERT_TRUE(fp32.has_value());
+    EXPECT_EQ(*fp32, (ModelDir() / "sd_xl_turbo_1.0.safetensors").string());
+
+    fs::remove(ModelDir() / "sd_xl_turbo_1.0_fp16.safetensors");
+    auto gone = FindInstalledFile(dir_.str(), "sdxl-turbo", "fp16");
+    ASSERT_FALSE(gone.has_value());
+    EXPECT_NE(gone.error().message.find("missing"), std::string::npos);
+}
+
 TEST_F(ModelStoreTest, MalformedManifestIsAnErrorNotAnEmptyList) {
     testing::WriteFile(dir_.path() / kManifestFileName, "{not json");
     auto models = ListInstalled(dir_.str());

@@ -1,5 +1,6 @@
 #include "labhouse/models/model_store.h"
 
+#include <algorithm>
 #include <filesystem>
 #include <set>
 
@@ -97,6 +98,14 @@ Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_di
                 fs::remove(path.string() + ".partial.json", ec);
                 RemoveEmptyDirs(path.parent_path(), dir);
             }
+            const bool dir_still_used = std::any_of(kept.begin(), kept.end(), [&](const InstalledModel& other) {
+                return other.dir == model.dir;
+            });
+            if (!dir_still_used) {
+                std::error_code ec;
+                fs::remove(dir / ".pull.lock", ec);
+                RemoveEmptyDirs(dir, dir);
+            }
             Log(LogLevel::kInfo, "model_removed", {{"model", model.name}, {"dtype", model.dtype}, {"dir", model.dir}});
         }
         models = std::move(kept);
@@ -104,6 +113,28 @@ Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_di
     });
     if (!status) return std::move(status).error();
     return removed;
+}
+
+Result<std::string> FindInstalledFile(const std::string& models_dir, const std::string& name,
+                                      const std::string& dtype) {
+    LABHOUSE_ASSIGN_OR_RETURN(std::vector<InstalledModel> models, LoadManifest(models_dir));
+    const InstalledModel* best = nullptr;
+    for (const auto& model : models) {
+        if (model.name != name || model.files.empty()) continue;
+        if (best == nullptr || (!dtype.empty() && model.dtype == dtype && best->dtype != dtype)) best = &model;
+    }
+    const std::string fix = "labhouse models pull " + name + (dtype.empty() || dtype == "any" ? "" : " --dtype " + dtype);
+    if (best == nullptr) return NotFound(name + " is not installed in " + models_dir + ": run `" + fix + "`");
+    const InstalledModelFile* main = &best->files.front();
+    for (const auto& file : best->files) {
+        if (file.size > main->size) main = &file;
+    }
+    const fs::path path = fs::path(best->dir) / main->path;
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+        return NotFound(path.string() + " is recorded but missing: run `" + fix + "`");
+    }
+    return path.string();
 }
 
 }  // namespace labhouse::models

@@ -51,4 +51,10 @@ Result<std::vector<VerifyReport>> VerifyInstalled(const std::string& models_dir,
 Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_dir, const std::string& name,
                                                     const std::string& dtype = "");
 
+// The main (largest) file of the installed model `name`, preferring `dtype` when several
+// variants are installed: what a backend loads. kNotFound when it is not installed or its file
+// is gone, with the exact command that fixes it (for /api/v1/backends and error messages).
+Result<std::string> FindInstalledFile(const std::string& models_dir, const std::string& name,
+                                      const std::string& dtype = "");
+
 }  // namespace labhouse::models

@@ -1,5 +1,7 @@
 #include "labhouse/models/pull.h"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -305,6 +307,27 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
     return InstalledModelFile{plan.wanted.path, done, sha256, verified_by};
 }
 
+// An exclusive, non-blocking flock held for the lifetime of the object; the kernel drops it if
+// the process dies, so a killed pull never leaves a stale lock.
+class PullLock {
+public:
+    explicit PullLock(const fs::path& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {
+        if (fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) != 0) {
+            ::close(fd_);
+            fd_ = -1;
+        }
+    }
+    ~PullLock() {
+        if (fd_ >= 0) ::close(fd_);
+    }
+    PullLock(const PullLock&) = delete;
+    PullLock& operator=(const PullLock&) = delete;
+    bool held() const { return fd_ >= 0; }
+
+private:
+    int fd_;
+};
+
 }  // namespace
 
 Result<std::int64_t> FreeBytesStatvfs(const std::string& dir) {
@@ -322,6 +345,9 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
     const fs::path dir = models_dir / spec.install_dir;
     fs::create_directories(dir, ec);
     if (ec) return Unavailable("cannot create " + dir.string() + ": " + ec.message());
+    // Two pulls into one model dir would append to the same partial files.
+    PullLock lock(dir / ".pull.lock");
+    if (!lock.held()) return FailedPrecondition("another pull into " + dir.string() + " is running");
     LABHOUSE_ASSIGN_OR_RETURN(std::vector<InstalledModel> manifest, LoadManifest(models_dir.string()));
 
     // Probe every file first: a 401 or 404 on the last file must not cost the first one's gigabytes.

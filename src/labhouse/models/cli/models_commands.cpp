@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -184,7 +185,24 @@ std::string ReinstallCommand(const InstalledModel& model) {
 
 void RunVerify(const ModelsArgs& args) {
     InstallLogSink(ParseLevel(args.log_level), nullptr);
-    auto reports = VerifyInstalled(args.ModelsDir(), args.name, args.dtype);
+    ProgressBar bar(stderr, ::isatty(STDERR_FILENO) == 1);
+    auto started = std::chrono::steady_clock::now();
+    std::string current;
+    auto reports = VerifyInstalled(args.ModelsDir(), args.name, args.dtype,
+                                   [&](const std::string& file, std::int64_t done, std::int64_t total) {
+                                       if (file != current) {
+                                           current = file;
+                                           started = std::chrono::steady_clock::now();
+                                       }
+                                       PullProgress p;
+                                       p.file = "hashing " + file;
+                                       p.file_index = p.file_count = 1;
+                                       p.done = p.session_bytes = done;
+                                       p.total = total;
+                                       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+                                       bar.Update(p);
+                                   });
+    bar.BreakLine();
     if (!reports) Fail("verify", reports.error());
     bool all_ok = true;
     std::string fix;
