@@ -17,7 +17,7 @@ deps:
 	scripts/install-deps.sh run
 
 deps-test:
-	scripts/install-deps.sh test
+	scripts/install-deps.sh test && tests/browser/install.sh
 
 configure:
 	cmake -S . -B $(BUILD_DIR) -G Ninja -DCMAKE_BUILD_TYPE=Release $(CMAKE_FLAGS)

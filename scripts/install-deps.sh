@@ -21,7 +21,7 @@ if [ "$mode" = "test" ]; then
   packages+=(
     libgtest-dev libgmock-dev libbenchmark-dev python3
     wrk nginx-light redis-server postgresql
-    facedetect python3-skimage
+    facedetect python3-skimage chromium
   )
 fi
 
