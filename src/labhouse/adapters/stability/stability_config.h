@@ -42,6 +42,10 @@ struct StabilityConfig {
     std::chrono::milliseconds request_timeout{120'000};
     std::chrono::milliseconds balance_timeout{5'000};
     std::chrono::milliseconds balance_cache_ttl{30'000};
+    // After a 403 on a generation the backend reports unavailable at least this long: a working
+    // balance check proves the key is valid, not that it may generate, so only time (or a
+    // successful job) lifts it. A 401 is lifted by the next successful balance check.
+    std::chrono::milliseconds permission_recheck{300'000};
 
     // 500/502/503 answers and connections that failed before the request was sent are retried
     // this many times after the first try, waiting backoff_base * 2^n (capped, with jitter).

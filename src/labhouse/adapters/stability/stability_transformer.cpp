@@ -99,7 +99,11 @@ void StabilityTransformer::RefreshBalance() const {
         if (credits) {
             balance_ = *credits;
             balance_error_.clear();
-            key_rejected_reason_.clear();  // the key works (again)
+            // The key works (again); a 403 on generation is only lifted after permission_recheck.
+            if (key_rejected_status_ != 403 || balance_checked_ - key_rejected_at_ >= config_.permission_recheck) {
+                key_rejected_reason_.clear();
+                key_rejected_status_ = 0;
+            }
         } else {
             balance_error_ = credits.error().message;
         }
@@ -109,19 +113,24 @@ void StabilityTransformer::RefreshBalance() const {
     balance_error_ = failure.error.message;
     if (failure.key_rejected) {
         key_rejected_reason_ = failure.error.message;
+        key_rejected_status_ = response.status;
+        key_rejected_at_ = balance_checked_;
         balance_.reset();
     }
     Log(LogLevel::kWarn, "stability_balance_failed", {{"status", std::to_string(response.status)}});
 }
 
-void StabilityTransformer::RecordKeyRejected(const std::string& reason) const {
+void StabilityTransformer::RecordKeyRejected(const std::string& reason, long http_status) const {
     std::lock_guard lock(state_mutex_);
     key_rejected_reason_ = reason;
+    key_rejected_status_ = http_status;
+    key_rejected_at_ = std::chrono::steady_clock::now();
 }
 
 void StabilityTransformer::RecordKeyAccepted() const {
     std::lock_guard lock(state_mutex_);
     key_rejected_reason_.clear();
+    key_rejected_status_ = 0;
 }
 
 labhouse::Status StabilityTransformer::Validate(const JobParams& params, const Style* style) const {
@@ -233,7 +242,7 @@ Result<GeneratedImage> StabilityTransformer::Send(const Prepared& prepared, Prog
             return ParseGenerated(response);
         }
         ApiFailure failure = ClassifyFailure(response, config_.api_key);
-        if (failure.key_rejected) RecordKeyRejected(failure.error.message);
+        if (failure.key_rejected) RecordKeyRejected(failure.error.message, response.status);
         if (failure.out_of_credits) {
             std::lock_guard lock(state_mutex_);
             balance_valid_ = false;  // show the real balance on the next status call

@@ -53,7 +53,7 @@ private:
     bool Wait(std::chrono::milliseconds duration, const std::string& stage, ProgressReporter& progress) const;
     std::chrono::milliseconds Backoff(int retry) const;
     std::chrono::milliseconds Jitter(std::chrono::milliseconds max) const;
-    void RecordKeyRejected(const std::string& reason) const;
+    void RecordKeyRejected(const std::string& reason, long http_status) const;
     void RecordKeyAccepted() const;
     void RefreshBalance() const;
 
@@ -67,6 +67,8 @@ private:
     mutable std::mutex state_mutex_;
     mutable std::mutex balance_mutex_;
     mutable std::string key_rejected_reason_;
+    mutable long key_rejected_status_ = 0;  // 401 or 403
+    mutable std::chrono::steady_clock::time_point key_rejected_at_{};
     mutable std::optional<double> balance_;
     mutable std::string balance_error_;
     mutable std::chrono::steady_clock::time_point balance_checked_{};
