@@ -5,6 +5,17 @@
 extern char** environ;
 
 namespace labhouse::app {
+namespace {
+// scheme://user:secret@host -> scheme://user:***@host: URLs may carry passwords.
+std::string RedactUrl(const std::string& url) {
+    const auto scheme = url.find("://");
+    const auto at = url.rfind('@');
+    if (scheme == std::string::npos || at == std::string::npos || at < scheme) return url;
+    const auto colon = url.find(':', scheme + 3);
+    if (colon == std::string::npos || colon > at) return url;
+    return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+}  // namespace
 
 Status AppConfig::Validate() const {
     if (port < 0 || port > 65535) return InvalidArgument("port must be between 0 and 65535");
@@ -20,10 +31,20 @@ Status AppConfig::Validate() const {
     if (!kLevels.count(log_level)) return InvalidArgument("log level must be debug, info, warn or error");
     if (data_dir.empty()) return InvalidArgument("data dir must not be empty");
     if (!database_url.empty() && database_url.rfind("sqlite:", 0) != 0) {
-        if (database_url.rfind("postgres", 0) == 0) {
-            return Unimplemented("this build has no PostgreSQL job repository yet; use a sqlite: URL");
+        if (UsesPostgres()) {
+#ifndef LABHOUSE_HAVE_POSTGRES
+            return Unimplemented("built without PostgreSQL (libpqxx); use a sqlite: URL");
+#endif
+        } else {
+            return InvalidArgument(
+                "database URL must start with sqlite: or postgresql: (for example sqlite:///var/lib/labhouse.db)");
         }
-        return InvalidArgument("database URL must start with sqlite: (for example sqlite:///var/lib/labhouse.db)");
+    }
+    if (!queue_url.empty()) {
+        if (queue_url.rfind("redis://", 0) != 0) return InvalidArgument("queue URL must start with redis://");
+#ifndef LABHOUSE_HAVE_REDIS
+        return Unimplemented("built without Redis (hiredis); leave the queue URL empty");
+#endif
     }
     return OkStatus();
 }
@@ -35,11 +56,16 @@ std::string AppConfig::SqlitePath() const {
     return path;
 }
 
+bool AppConfig::UsesPostgres() const {
+    return database_url.rfind("postgresql:", 0) == 0 || database_url.rfind("postgres:", 0) == 0;
+}
+
 std::string AppConfig::ModelsDir() const { return models_dir.empty() ? data_dir + "/models" : models_dir; }
 
 std::string AppConfig::ToString() const {
     return "host=" + host + " port=" + std::to_string(port) + " data_dir=" + data_dir +
-           " database=" + (database_url.empty() ? "sqlite:" + SqlitePath() : database_url) +
+           " database=" + (database_url.empty() ? "sqlite:" + SqlitePath() : RedactUrl(database_url)) +
+           " queue=" + (queue_url.empty() ? "in-process" : RedactUrl(queue_url)) +
            " models_dir=" + ModelsDir() + " workers=" + std::to_string(workers) +
            " max_upload_bytes=" + std::to_string(max_upload_bytes) + " max_pixels=" + std::to_string(max_pixels) +
            " max_attempts=" + std::to_string(max_attempts) + " lease_seconds=" + std::to_string(lease_seconds) +
@@ -54,8 +80,11 @@ void AddStorageOptions(CLI::App& command, AppConfig& c) {
         ->envname("LABHOUSE_DATA_DIR")
         ->capture_default_str();
     command.add_option("--database-url", c.database_url,
-                       "Job database (default: SQLite file in the data dir; sqlite:///path)")
+                       "Job database (default: SQLite file in the data dir; sqlite:///path or postgresql://...)")
         ->envname("LABHOUSE_DATABASE_URL");
+    command.add_option("--queue-url", c.queue_url,
+                       "Job queue and events shared by API nodes and workers (redis://host:port; default in-process)")
+        ->envname("LABHOUSE_QUEUE_URL");
 }
 
 void AddServeOptions(CLI::App& command, AppConfig& c) {

@@ -17,7 +17,8 @@ struct AppConfig {
     std::string host = "127.0.0.1";
     int port = 8000;
     std::string data_dir = "./data";
-    std::string database_url;  // empty: SQLite file <data_dir>/labhouse.db
+    std::string database_url;  // empty: SQLite file <data_dir>/labhouse.db; postgresql://... = scale-out
+    std::string queue_url;     // empty: in-process queue and events; redis://host:port = shared by all nodes
     std::string models_dir;    // empty: <data_dir>/models
     int workers = 1;           // embedded worker threads for local backends; 0 = API only
     std::int64_t max_upload_bytes = 20'000'000;
@@ -36,6 +37,7 @@ struct AppConfig {
     Status Validate() const;
     std::string ToString() const;
     std::string SqlitePath() const;  // resolved from database_url / data_dir
+    bool UsesPostgres() const;       // database_url is a postgres:// or postgresql:// URL
     std::string ModelsDir() const;
 };
 

@@ -4,6 +4,7 @@
 #include <CLI/CLI.hpp>
 
 #include "labhouse/app/config.h"
+#include "labhouse/app/run_worker.h"
 #include "labhouse/app/serve.h"
 #include "labhouse/models/cli/models_commands.h"
 #ifdef LABHOUSE_HAVE_TORCH
@@ -20,6 +21,9 @@ int main(int argc, char** argv) {
     labhouse::app::AddServeOptions(*serve, config);
     CLI::App* migrate = app.add_subcommand("migrate", "Apply pending database migrations");
     labhouse::app::AddStorageOptions(*migrate, config);
+    // Takes the serve options, so every backend option reaches workers too; --host/--port are unused.
+    CLI::App* worker = app.add_subcommand("worker", "Run worker processes only (scale-out: PostgreSQL + Redis)");
+    labhouse::app::AddServeOptions(*worker, config);
     // pull/list/verify/rm run from their own callbacks during parse; other libraries may add more.
     [[maybe_unused]] CLI::App* models = labhouse::models::AddModelsCommands(app);
 #ifdef LABHOUSE_HAVE_TORCH
@@ -32,12 +36,13 @@ int main(int argc, char** argv) {
         return app.exit(e);
     }
     CLI::App* chosen = app.get_subcommands().front();
-    if (chosen != serve && chosen != migrate) return 0;
+    if (chosen != serve && chosen != migrate && chosen != worker) return 0;
     if (auto env = labhouse::app::CheckUnknownEnvironment(*chosen); !env) {
         std::cerr << "labhouse: " << env.error().message << "\n";
         return 2;
     }
     if (chosen == serve) return labhouse::app::RunServe(config);
     if (chosen == migrate) return labhouse::app::RunMigrate(config);
+    if (chosen == worker) return labhouse::app::RunWorker(config);
     return 0;
 }

@@ -9,12 +9,10 @@
 #include <iostream>
 #include <thread>
 
-#include "labhouse/adapters/fs/fs_blob_store.h"
 #include "labhouse/adapters/http/http_server.h"
-#include "labhouse/adapters/inproc/inproc_event_bus.h"
-#include "labhouse/adapters/sqlite/sqlite_job_repository.h"
 #include "labhouse/app/backends.h"
 #include "labhouse/app/logging.h"
+#include "labhouse/app/storage.h"
 #include "labhouse/app/worker_pool.h"
 #include "labhouse/core/base/log.h"
 #include "labhouse/core/usecases/cancel_job.h"
@@ -61,11 +59,10 @@ int RunMigrate(const AppConfig& config) {
     std::error_code ec;
     std::filesystem::create_directories(config.data_dir, ec);
     if (auto valid = config.Validate(); !valid) return Fail(valid.error());
-    auto repo = sqlite::SqliteJobRepository::Open(config.SqlitePath());
-    if (!repo) return Fail(repo.error());
-    auto version = (*repo)->SchemaVersion();
+    auto version = MigrateStorage(config);
     if (!version) return Fail(version.error());
-    std::cout << "database " << config.SqlitePath() << " at schema version " << *version << "\n";
+    std::cout << "database " << (config.UsesPostgres() ? "postgresql" : config.SqlitePath()) << " at schema version "
+              << *version << "\n";
     return 0;
 }
 
@@ -85,23 +82,30 @@ int RunServe(const AppConfig& config) {
     std::error_code ec;
     std::filesystem::create_directories(config.data_dir, ec);
     if (ec) return Fail(Unavailable("cannot create data dir " + config.data_dir + ": " + ec.message()));
-    auto lock = LockDataDir(config.data_dir);
-    if (!lock) return Fail(lock.error());
+    // The embedded mode owns its data dir; a shared database has no single owner to lock.
+    if (!config.UsesPostgres()) {
+        auto lock = LockDataDir(config.data_dir);
+        if (!lock) return Fail(lock.error());
+    }
 
-    auto repo = sqlite::SqliteJobRepository::Open(config.SqlitePath());
-    if (!repo) return Fail(repo.error());
-    auto blobs = fs::FsBlobStore::Open(std::filesystem::path(config.data_dir) / "blobs");
-    if (!blobs) return Fail(blobs.error());
+    char host[64] = {0};
+    gethostname(host, sizeof host - 1);
+    auto storage = OpenStorage(config, std::string(host) + "-" + std::to_string(getpid()));
+    if (!storage) return Fail(storage.error());
+    auto* repo = &storage->jobs;
+    auto* blobs = &storage->blobs;
+    EventBus& events = *storage->events;
+    JobQueue& queue = *storage->queue;
     SystemClock clock;
     imaging::OpenCvImageCodec codec;
-    inproc::InprocEventBus events;
-    inproc::InprocJobQueue queue;
     Metrics metrics;
     metrics.Describe("labhouse_job_duration_seconds", "histogram", "Job run time by backend and outcome.");
     BackendRegistry backends;
     RegisterBackends(backends, config, codec);
 
-    if (auto recovered = (*repo)->RecoverExpired(clock.NowMs(), /*all_running=*/true); !recovered) {
+    // Embedded: no other process can hold a lease, so every running job is orphaned. Shared: other
+    // workers hold live leases; only expired ones are recovered (by the workers' maintenance).
+    if (auto recovered = (*repo)->RecoverExpired(clock.NowMs(), /*all_running=*/!storage->shared); !recovered) {
         return Fail(recovered.error());
     } else if (!recovered->empty()) {
         Log(LogLevel::kWarn, "jobs_recovered", {{"count", std::to_string(recovered->size())}});
