@@ -8,6 +8,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "labhouse/engine/checkpoint.h"
 #include "labhouse/engine/sdxl_pipeline.h"
 #include "labhouse/engine/tiny_model.h"
 #include "tests/engine/test_util.h"
@@ -123,6 +124,61 @@ TEST(ArchitectureTest, DetectionNamesTheKeyItNeeds) {
     EXPECT_NE(detected.error().message.find("cannot detect the UNet layout: missing tensor 'model.diffusion_model.input_blocks.0.0.weight'"),
               std::string::npos)
         << detected.error().message;
+}
+
+// sgm <-> diffusers names (sdxl-reference.md 2.6 and 5.4 tables) on the full-size key list.
+TEST(DiffusersNamesTest, KnownPairsAndRoundTrip) {
+    std::set<std::string> sgm_names;
+    for (const auto& s : SdxlTensorSpecs(SdxlBaseConfig(), DType::kF16)) sgm_names.insert(s.name);
+    const std::string u = kUnetPrefix;
+    const std::vector<std::pair<std::string, std::string>> unet_pairs = {
+        {u + "input_blocks.0.0.weight", "conv_in.weight"},
+        {u + "input_blocks.3.0.op.weight", "down_blocks.0.downsamplers.0.conv.weight"},
+        {u + "input_blocks.4.0.skip_connection.weight", "down_blocks.1.resnets.0.conv_shortcut.weight"},
+        {u + "input_blocks.4.1.proj_in.weight", "down_blocks.1.attentions.0.proj_in.weight"},
+        {u + "input_blocks.8.1.transformer_blocks.9.ff.net.2.bias", "down_blocks.2.attentions.1.transformer_blocks.9.ff.net.2.bias"},
+        {u + "middle_block.2.out_layers.3.weight", "mid_block.resnets.1.conv2.weight"},
+        {u + "middle_block.1.norm.weight", "mid_block.attentions.0.norm.weight"},
+        {u + "output_blocks.2.2.conv.weight", "up_blocks.0.upsamplers.0.conv.weight"},
+        {u + "output_blocks.5.2.conv.bias", "up_blocks.1.upsamplers.0.conv.bias"},
+        {u + "output_blocks.4.0.emb_layers.1.weight", "up_blocks.1.resnets.1.time_emb_proj.weight"},
+        {u + "output_blocks.8.0.in_layers.0.weight", "up_blocks.2.resnets.2.norm1.weight"},
+        {u + "label_emb.0.2.weight", "add_embedding.linear_2.weight"},
+        {u + "out.2.bias", "conv_out.bias"}};
+    std::set<std::string> diffusers_names;
+    for (const auto& name : sgm_names) {
+        if (name.rfind(u, 0) == 0) diffusers_names.insert(SgmUnetToDiffusers(name, sgm_names));
+    }
+    for (const auto& [sgm, diffusers] : unet_pairs) {
+        EXPECT_EQ(SgmUnetToDiffusers(sgm, sgm_names), diffusers);
+        EXPECT_EQ(DiffusersUnetToSgm(diffusers, diffusers_names), sgm);
+    }
+    const std::string v = kVaePrefix;
+    const std::vector<std::pair<std::string, std::string>> vae_pairs = {
+        {v + "encoder.down.1.block.0.nin_shortcut.weight", "encoder.down_blocks.1.resnets.0.conv_shortcut.weight"},
+        {v + "encoder.down.2.downsample.conv.weight", "encoder.down_blocks.2.downsamplers.0.conv.weight"},
+        {v + "encoder.mid.attn_1.proj_out.weight", "encoder.mid_block.attentions.0.to_out.0.weight"},
+        {v + "decoder.mid.block_2.norm1.bias", "decoder.mid_block.resnets.1.norm1.bias"},
+        {v + "decoder.up.3.block.0.conv1.weight", "decoder.up_blocks.0.resnets.0.conv1.weight"},
+        {v + "decoder.up.1.upsample.conv.weight", "decoder.up_blocks.2.upsamplers.0.conv.weight"},
+        {v + "decoder.norm_out.weight", "decoder.conv_norm_out.weight"},
+        {v + "post_quant_conv.weight", "post_quant_conv.weight"}};
+    for (const auto& [sgm, diffusers] : vae_pairs) {
+        EXPECT_EQ(SgmVaeToDiffusers(sgm, 4), diffusers);
+        EXPECT_EQ(DiffusersVaeToSgm(diffusers, 4), sgm);
+    }
+    EXPECT_EQ(DiffusersVaeToSgm("encoder.mid_block.attentions.0.query.weight", 4), v + "encoder.mid.attn_1.q.weight");  // old names
+    int round_trips = 0;
+    for (const auto& name : sgm_names) {
+        if (name.rfind(u, 0) == 0) {
+            EXPECT_EQ(DiffusersUnetToSgm(SgmUnetToDiffusers(name, sgm_names), diffusers_names), name);
+            ++round_trips;
+        } else if (name.rfind(v, 0) == 0) {
+            EXPECT_EQ(DiffusersVaeToSgm(SgmVaeToDiffusers(name, 4), 4), name);
+            ++round_trips;
+        }
+    }
+    EXPECT_EQ(round_trips, 1680 + 248);
 }
 
 std::string ReadAll(const std::string& path) {

@@ -19,9 +19,9 @@ protected:
         dir_ = new TempDir("modules");
         auto path = WriteTinySdxlModel(dir_->path().string());
         ASSERT_TRUE(path.has_value()) << path.error().message;
-        auto file = SafetensorsFile::Open(*path);
+        auto file = CheckpointSource::Open(*path);
         ASSERT_TRUE(file.has_value()) << file.error().message;
-        file_ = std::shared_ptr<SafetensorsFile>(std::move(file).value());
+        file_ = std::shared_ptr<CheckpointSource>(std::move(file).value());
         config_ = *DetectSdxlConfig(file_->tensors());
         at::manual_seed(0);
         at::set_num_threads(1);
@@ -31,11 +31,11 @@ protected:
         delete dir_;
     }
     static TempDir* dir_;
-    static std::shared_ptr<SafetensorsFile> file_;
+    static std::shared_ptr<CheckpointSource> file_;
     static SdxlConfig config_;
 };
 TempDir* TinyModulesTest::dir_ = nullptr;
-std::shared_ptr<SafetensorsFile> TinyModulesTest::file_;
+std::shared_ptr<CheckpointSource> TinyModulesTest::file_;
 SdxlConfig TinyModulesTest::config_;
 
 TEST_F(TinyModulesTest, TextEncoderShapes) {

@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "labhouse/engine/checkpoint.h"
 #include "labhouse/engine/safetensors.h"
 #include "tests/engine/test_util.h"
 
@@ -233,6 +234,31 @@ TEST_F(PipelineTest, BrokenCheckpointsEachFailWithTheirOwnMessage) {
     auto no_tok = SdxlPipeline::Load(model_, empty.path().string(), {});
     ASSERT_FALSE(no_tok.has_value());
     EXPECT_NE(no_tok.error().message.find("no CLIP tokenizer"), std::string::npos);
+}
+
+TEST_F(PipelineTest, DiffusersFolderLoadsTheSameWeights) {
+    const std::string folder = dir_->File("diffusers");
+    ASSERT_TRUE(ConvertSingleFileToDiffusers(model_, dir_->path().string(), folder));
+    ASSERT_TRUE(std::filesystem::exists(folder + "/text_encoder_2/model.safetensors"));
+    auto tokenizer = FindTokenizerDir(folder, "");
+    ASSERT_TRUE(tokenizer.has_value()) << tokenizer.error().message;
+    EXPECT_EQ(*tokenizer, folder + "/tokenizer");
+    SdxlLoadOptions options;
+    options.threads = 1;
+    auto diffusers = SdxlPipeline::Load(folder, *tokenizer, options);
+    ASSERT_TRUE(diffusers.has_value()) << diffusers.error().message;
+    const Image input = TestImage(64, 64);
+    auto a = pipeline_->Generate(Img2Img(&input), {}, nullptr);
+    auto b = (*diffusers)->Generate(Img2Img(&input), {}, nullptr);
+    ASSERT_TRUE(a.has_value() && b.has_value());
+    EXPECT_EQ(b->meta.at("model_layout"), "diffusers");
+    ASSERT_EQ(a->latent.size(), b->latent.size());
+    for (std::size_t i = 0; i < a->latent.size(); ++i) ASSERT_NEAR(a->latent[i], b->latent[i], 1e-5) << i;
+    // A diffusers folder with a missing component names it.
+    std::filesystem::remove(folder + "/vae/diffusion_pytorch_model.safetensors");
+    auto broken = SdxlPipeline::Load(folder, *tokenizer, options);
+    ASSERT_FALSE(broken.has_value());
+    EXPECT_NE(broken.error().message.find("lacks vae/diffusion_pytorch_model.safetensors"), std::string::npos) << broken.error().message;
 }
 
 // Golden regression: the final latent of a fixed tiny img2img run, committed in

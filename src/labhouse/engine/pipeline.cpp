@@ -18,7 +18,7 @@ namespace labhouse::engine {
 struct SdxlPipeline::Impl {
     std::string model_path;
     SdxlLoadOptions options;
-    std::shared_ptr<SafetensorsFile> file;
+    std::shared_ptr<CheckpointSource> source;
     SdxlConfig config;
     UnetPlan plan;
     std::unique_ptr<ClipTokenizer> tokenizer;
@@ -84,12 +84,12 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
     auto impl = std::make_unique<Impl>();
     impl->model_path = checkpoint_path;
     impl->options = options;
-    LABHOUSE_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::Open(checkpoint_path));
-    impl->file = std::move(file);
-    auto config = DetectSdxlConfig(impl->file->tensors());
+    LABHOUSE_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointSource> source, CheckpointSource::Open(checkpoint_path));
+    impl->source = std::move(source);
+    auto config = DetectSdxlConfig(impl->source->tensors());
     if (!config) return InvalidArgument("'" + checkpoint_path + "': " + config.error().message);
     impl->config = *config;
-    if (auto status = ValidateSdxlTensors(impl->file->tensors(), impl->config); !status) {
+    if (auto status = ValidateSdxlTensors(impl->source->tensors(), impl->config); !status) {
         return InvalidArgument("'" + checkpoint_path + "': " + status.error().message);
     }
     impl->plan = MakeUnetPlan(impl->config.unet);
@@ -108,7 +108,7 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
         at::set_num_threads(threads);  // libtorch here defaults to 1 intra-op thread
         // fp32 compute on CPU (no fast fp16/bf16 kernels there), fp16 on CUDA.
         const at::ScalarType dtype = device.is_cuda() ? at::kHalf : at::kFloat;
-        impl->weights = std::make_unique<WeightStore>(impl->file, device, dtype, options.weight_mode == WeightMode::kFast);
+        impl->weights = std::make_unique<WeightStore>(impl->source, device, dtype, options.weight_mode == WeightMode::kFast);
         return OkStatus();
     });
     LABHOUSE_RETURN_IF_ERROR(status);
@@ -278,7 +278,8 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         result.meta["seconds_total"] = Fmt(Seconds(total_start));
         result.meta["engine_version"] = kEngineVersion;
         result.meta["model"] = std::filesystem::path(m.model_path).filename().string();
-        result.meta["model_bytes"] = std::to_string(m.file->file_size());
+        result.meta["model_bytes"] = std::to_string(m.source->total_bytes());
+        result.meta["model_layout"] = m.source->layout();
         result.meta["weight_mode"] = m.options.weight_mode == WeightMode::kFast ? "fast" : "low_memory";
         result.meta["device"] = m.options.device;
         result.meta["sampler"] = SamplerName(sampler);

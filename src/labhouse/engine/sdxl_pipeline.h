@@ -64,6 +64,7 @@ struct SdxlGenerationResult {
 
 class SdxlPipeline {
 public:
+    // `checkpoint_path`: a single-file .safetensors checkpoint or a diffusers folder.
     static Result<std::unique_ptr<SdxlPipeline>> Load(const std::string& checkpoint_path, const std::string& tokenizer_dir,
                                                       const SdxlLoadOptions& options);
     ~SdxlPipeline();

@@ -27,27 +27,40 @@ at::ScalarType ToTorch(DType dtype) {
 
 }  // namespace
 
-WeightStore::WeightStore(std::shared_ptr<const SafetensorsFile> file, at::Device device, at::ScalarType compute_dtype,
+WeightStore::WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device, at::ScalarType compute_dtype,
                          bool preconvert)
-    : file_(std::move(file)), device_(device), dtype_(compute_dtype) {
+    : source_(std::move(source)), device_(device), dtype_(compute_dtype) {
     const bool needs_copy = device_.type() != at::kCPU;  // weights must live on the accelerator
     if (!preconvert && !needs_copy) return;
-    for (const auto& [name, info] : file_->tensors()) {
+    for (const auto& [name, info] : source_->tensors()) {
         if (IsIgnoredTensor(name)) continue;
         converted_[name] = Raw(name).to(device_, dtype_).contiguous();
     }
 }
 
 at::Tensor WeightStore::Raw(const std::string& name) const {
-    const TensorInfo* info = file_->Find(name);
-    if (info == nullptr) throw std::runtime_error("weight '" + name + "' is not in the checkpoint");
-    std::vector<int64_t> shape(info->shape.begin(), info->shape.end());
-    void* data = const_cast<std::uint8_t*>(file_->Data(*info));
-    const auto element = static_cast<std::uintptr_t>(DTypeSize(info->dtype));
-    at::Tensor view = at::from_blob(data, shape, at::TensorOptions().dtype(ToTorch(info->dtype)));
-    // The mapping is read-only and may be unaligned for the element size: copy in that case.
-    if (reinterpret_cast<std::uintptr_t>(data) % element != 0) return view.clone();
-    return view;
+    const SourceTensor* tensor = source_->Find(name);
+    if (tensor == nullptr) throw std::runtime_error("weight '" + name + "' is not in the checkpoint");
+    auto view = [](const SafetensorsFile* file, const TensorInfo* info) {
+        std::vector<int64_t> shape(info->shape.begin(), info->shape.end());
+        void* data = const_cast<std::uint8_t*>(file->Data(*info));
+        const auto element = static_cast<std::uintptr_t>(DTypeSize(info->dtype));
+        at::Tensor t = at::from_blob(data, shape, at::TensorOptions().dtype(ToTorch(info->dtype)));
+        // The mapping is read-only and may be unaligned for the element size: copy in that case.
+        return reinterpret_cast<std::uintptr_t>(data) % element != 0 ? t.clone() : t;
+    };
+    switch (tensor->op) {
+        case SourceTensor::Op::kDirect:
+            return view(tensor->parts[0].first, tensor->parts[0].second);
+        case SourceTensor::Op::kConcatRows: {
+            std::vector<at::Tensor> parts;
+            for (const auto& [file, info] : tensor->parts) parts.push_back(view(file, info));
+            return at::cat(parts, 0);
+        }
+        case SourceTensor::Op::kTranspose:
+            return view(tensor->parts[0].first, tensor->parts[0].second).t();
+    }
+    throw std::runtime_error("weight '" + name + "': unknown source layout");
 }
 
 at::Tensor WeightStore::Get(const std::string& name) const {

@@ -75,7 +75,7 @@ void PrintProgress(const std::string& stage, int step, int total, double seconds
 
 void RunTransform(const TransformArgs& a) {
     namespace fs = std::filesystem;
-    if (!fs::is_regular_file(a.model)) Fail("model file '" + a.model + "' does not exist");
+    if (!fs::exists(a.model)) Fail("model '" + a.model + "' does not exist (a .safetensors file or a diffusers folder)");
     if (!fs::is_regular_file(a.input)) Fail("input image '" + a.input + "' does not exist");
     if (a.out.empty()) Fail("--out is required");
     const std::string ext = fs::path(a.out).extension().string();
@@ -151,7 +151,7 @@ void RunTransform(const TransformArgs& a) {
 void AddTransformCommand(CLI::App& app) {
     auto args = std::make_shared<TransformArgs>();
     CLI::App* cmd = app.add_subcommand("transform", "Run SDXL / SDXL-Turbo img2img on a photo with the native engine");
-    cmd->add_option("--model", args->model, "SDXL single-file checkpoint (.safetensors)")->required();
+    cmd->add_option("--model", args->model, "SDXL single-file checkpoint (.safetensors) or diffusers folder")->required();
     cmd->add_option("--input", args->input, "Input image (jpg, png, ...)")->required();
     cmd->add_option("--prompt", args->prompt, "Prompt")->required();
     cmd->add_option("--negative-prompt", args->negative_prompt, "Negative prompt (used when --guidance > 1)");

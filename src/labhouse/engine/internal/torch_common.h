@@ -11,6 +11,7 @@
 #include <unordered_map>
 
 #include "labhouse/engine/architecture.h"
+#include "labhouse/engine/checkpoint.h"
 #include "labhouse/engine/safetensors.h"
 #include "labhouse/engine/schedule.h"
 
@@ -21,7 +22,7 @@ namespace labhouse::engine {
 // converted once at load.
 class WeightStore {
 public:
-    WeightStore(std::shared_ptr<const SafetensorsFile> file, at::Device device, at::ScalarType compute_dtype, bool preconvert);
+    WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device, at::ScalarType compute_dtype, bool preconvert);
     // The tensor in the compute dtype on the device; throws std::runtime_error naming it if absent.
     at::Tensor Get(const std::string& name) const;
     // The raw (file-dtype) tensor on the CPU, no conversion.
@@ -44,7 +45,7 @@ public:
     Scope Under(const std::string& prefix) const { return Scope(this, prefix); }
 
 private:
-    std::shared_ptr<const SafetensorsFile> file_;
+    std::shared_ptr<const CheckpointSource> source_;
     at::Device device_;
     at::ScalarType dtype_;
     std::unordered_map<std::string, at::Tensor> converted_;
