@@ -64,6 +64,9 @@ TEST(ModelsCliTest, UnknownOptionsAndMissingArgumentsAreErrors) {
     EXPECT_NE(RunCli({"models", "pull"}).code, 0);
     EXPECT_NE(RunCli({"models"}).code, 0);
     EXPECT_NE(RunCli({"models", "pull", "sdxl-turbo", "--dtype", "int8"}).code, 0);
+    EXPECT_NE(RunCli({"models", "list", "--log-level", "loud"}).code, 0);
+    EXPECT_NE(RunCli({"models", "--bogus", "list"}).code, 0);
+    EXPECT_EQ(RunCli({"models", "list", "--available", "--log-level", "error"}).code, 0);
 }
 
 TEST(ModelsCliTest, UnknownModelExitsWithUsageError) {

@@ -253,6 +253,9 @@ CLI::App* AddModelsCommands(CLI::App& app) {
         ->envname("LABHOUSE_LOG_LEVEL")
         ->check(CLI::IsMember({"debug", "info", "warn", "error"}))
         ->capture_default_str();
+    // Subcommands (which inherit this) hand options they do not know (--log-level) to `models`, so
+    // those may follow the subcommand too; what `models` does not know either is still an error.
+    models->fallthrough();
 
     CLI::App* pull = models->add_subcommand(
         "pull", "Download a model (resumable, verified). Environment: HF_TOKEN for gated repos, HF_ENDPOINT for a mirror");
@@ -285,6 +288,7 @@ CLI::App* AddModelsCommands(CLI::App& app) {
     rm->add_option("--dtype", args->dtype, "Only this variant")->check(CLI::IsMember({"fp16", "fp32", "any"}));
     AddDirOption(*rm, *args);
     rm->callback([args] { RunRemove(*args); });
+    models->fallthrough(false);  // only the subcommands inherit it: `models` passes nothing to the root
     return models;
 }
 
