@@ -51,9 +51,13 @@ cv::Mat WarpFaceOnto(const cv::Mat& source_photo, const FaceLandmarks& source, c
 void MatchColour(cv::Mat& patch, const cv::Mat& reference, const cv::Mat& mask);
 
 // Blends `patch` (whose top-left corner lies at region.tl() in the photo) into `photo` inside
-// `mask` with cv::seamlessClone (Perez et al. 2003, NORMAL_CLONE). Pixels outside `region` are
-// never touched. kInvalidArgument when the mask is empty; OpenCV failures become kInternal.
-Status SeamlessBlend(cv::Mat& photo, const cv::Mat& patch, const cv::Mat& mask, cv::Rect region);
+// `mask` with cv::seamlessClone (Perez et al. 2003, NORMAL_CLONE). Regions larger than
+// max_poisson_side are solved at that size and the smooth correction upsampled (see the .cpp).
+// Pixels outside `region` are never touched. kInvalidArgument when the mask is empty; OpenCV
+// failures become kInternal.
+inline constexpr int kMaxPoissonSide = 384;
+Status SeamlessBlend(cv::Mat& photo, const cv::Mat& patch, const cv::Mat& mask, cv::Rect region,
+                     int max_poisson_side = kMaxPoissonSide);
 
 // The warped, colour-matched reference face for one target face, ready for SeamlessBlend.
 struct SwapPatch {
