@@ -64,7 +64,9 @@ async function startServer(name, extraArgs = []) {
   const child = spawn(
     binary,
     ['serve', '--host', '127.0.0.1', '--port', String(port), '--data-dir', dataDir, ...extraArgs],
-    { stdio: ['ignore', log, log] },
+    // labhouse refuses unknown LABHOUSE_* variables, and the test must not inherit settings (a
+    // database URL from the test services, say): the server gets none of them.
+    { stdio: ['ignore', log, log], env: Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('LABHOUSE_'))) },
   );
   const server = { name, port, child, url: `http://127.0.0.1:${port}`, exited: false };
   child.on('exit', (code, signal) => {
@@ -187,8 +189,17 @@ async function waitForCardStatus(page, id, status, timeout = 120000) {
   await page.waitForSelector(`.card[data-id="${id}"][data-status="${status}"]`, { timeout });
 }
 
-async function imagesLoaded(page, selector) {
-  return page.$$eval(selector, (imgs) => imgs.length > 0 && imgs.every((i) => i.complete && i.naturalWidth > 0));
+// Waits until the gallery's pictures are loaded and decoded, so screenshots show them.
+async function galleryImagesReady(page, limit = 100) {
+  await page.waitForFunction(
+    (n) => [...document.querySelectorAll('#gallery .card-media img')].slice(0, n).every((i) => i.complete && i.naturalWidth > 0),
+    limit,
+  );
+  await page.evaluate(
+    (n) => Promise.all([...document.querySelectorAll('#gallery .card-media img')].slice(0, n).map((i) => i.decode().catch(() => {}))),
+    limit,
+  );
+  await page.waitForTimeout(400); // let the card entrance animation finish
 }
 
 // ------------------------------------------------------------------ main
@@ -362,7 +373,8 @@ try {
 
   await step('delete a job (two-step button)', async () => {
     const card = page.locator(`.card[data-id="${againId}"]`);
-    const del = card.getByRole('button', { name: /^Delete/ });
+    const del = card.locator('.btn-delete');
+    assert(/^Delete /.test(await del.getAttribute('aria-label')), 'delete button has an accessible name');
     await del.click();
     assert(/Really delete/.test(await del.textContent()), 'asks for confirmation');
     await del.click();
@@ -378,10 +390,16 @@ try {
     await page.waitForFunction((n) => document.querySelectorAll('#gallery .card').length >= n, before.length);
     const after = await page.$$eval('#gallery .card', (cards) => cards.map((c) => `${c.dataset.id}:${c.dataset.status}`));
     assert(JSON.stringify(before) === JSON.stringify(after), `same gallery after reload:\n${before}\n${after}`);
-    await page.waitForFunction(() =>
-      [...document.querySelectorAll('#gallery .compare img')].every((i) => i.complete && i.naturalWidth > 0));
-    const file = await shot(page, 'desktop-gallery');
+    await galleryImagesReady(page);
+    await shot(page, 'desktop-gallery');
     await shot(page, 'desktop-gallery-full', { fullPage: true });
+    // The overview for the README: a photo picked, a style chosen, results below.
+    await page.setInputFiles('#image', photoPath);
+    await page.click('label[for="style-cartoon"]');
+    await page.evaluate(() => window.scrollTo(0, 0));
+    await page.mouse.move(0, 0);
+    await page.waitForTimeout(300);
+    const file = await shot(page, 'desktop-overview');
     if (process.env.LABHOUSE_UPDATE_SCREENSHOT === '1') {
       fs.copyFileSync(file, path.join(repoRoot, 'docs', 'screenshot.png'));
       process.stdout.write('         copied to docs/screenshot.png\n');
@@ -412,6 +430,8 @@ try {
     await qpage.reload();
     const secondCard = qpage.locator(`.card[data-id="${second.id}"]`);
     await secondCard.locator('.progress-text').filter({ hasText: /1 job ahead/ }).waitFor();
+    await galleryImagesReady(qpage);
+    await qpage.evaluate(() => window.scrollTo(0, 0));
     await shot(qpage, 'desktop-queued');
     await card.getByRole('button', { name: /^Cancel/ }).click();
     await waitForCardStatus(qpage, job.id, 'canceled', 20000);
@@ -514,7 +534,7 @@ try {
     await ppage.setInputFiles('#image', photoPath);
     await shot(ppage, 'phone-form');
     await ppage.locator('#gallery-heading').scrollIntoViewIfNeeded();
-    await ppage.waitForFunction(() => [...document.querySelectorAll('#gallery .compare img')].slice(0, 2).every((i) => i.complete && i.naturalWidth > 0));
+    await galleryImagesReady(ppage, 2);
     await shot(ppage, 'phone-gallery');
     await shot(ppage, 'phone-full', { fullPage: true });
     await phone.close();
@@ -526,7 +546,7 @@ try {
     currentPage = dpage;
     await dpage.goto(main.url);
     await dpage.waitForSelector('#gallery .card .compare');
-    await dpage.waitForFunction(() => [...document.querySelectorAll('#gallery .compare img')].every((i) => i.complete && i.naturalWidth > 0));
+    await galleryImagesReady(dpage);
     const bg = await dpage.evaluate(() => getComputedStyle(document.querySelector('.panel')).backgroundColor);
     assert(bg !== 'rgb(255, 255, 255)', `dark panel background (${bg})`);
     await shot(dpage, 'desktop-dark');

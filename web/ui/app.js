@@ -170,7 +170,7 @@
   // ---------------------------------------------------------------- Words
 
   const ERROR_WORDS = {
-    INVALID_ARGUMENT: 'The request was not accepted',
+    INVALID_ARGUMENT: 'The server did not accept this',
     NOT_FOUND: 'Not found',
     ALREADY_EXISTS: 'Already exists',
     FAILED_PRECONDITION: 'This cannot be done right now',
@@ -901,20 +901,21 @@
         title: seed !== null ? `Same settings and seed ${seed}` : 'Same settings',
         'aria-label': `Run ${title} again with the same settings${seed !== null ? ' and seed' : ''}`,
         onclick: (e) => runAgain(job, false, e.currentTarget),
-      }, icon('again'), 'Run again'),
+      }, 'Run again'),
       el('button', {
         type: 'button',
         class: 'btn btn-ghost btn-small',
         title: 'Same settings, a new random seed',
         'aria-label': `Run ${title} again with a new seed`,
         onclick: (e) => runAgain(job, true, e.currentTarget),
-      }, icon('dice'), 'New seed'),
+      }, 'New seed'),
       el('button', {
         type: 'button',
         class: 'btn btn-ghost btn-small btn-danger-text btn-delete',
+        title: 'Delete',
         'aria-label': `Delete ${title}`,
         onclick: (e) => deleteJob(job.id, e.currentTarget),
-      }, icon('trash'), el('span', { class: 'btn-text' }, 'Delete')),
+      }, icon('trash'), el('span', { class: 'btn-text' }, '')),
     );
   }
 
@@ -962,12 +963,15 @@
     if (button.dataset.armed !== '1') {
       button.dataset.armed = '1';
       button.classList.add('is-armed');
+      const label = button.getAttribute('aria-label');
       $('.btn-text', button).textContent = 'Really delete?';
+      button.setAttribute('aria-label', `Really delete? Press again to delete ${label.replace(/^Delete /, '')}`);
       setTimeout(() => {
         if (!button.isConnected) return;
         button.dataset.armed = '';
         button.classList.remove('is-armed');
-        $('.btn-text', button).textContent = 'Delete';
+        $('.btn-text', button).textContent = '';
+        button.setAttribute('aria-label', label);
       }, 4000);
       return;
     }
