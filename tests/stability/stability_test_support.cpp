@@ -18,14 +18,11 @@ void RecordingReporter::Report(const JobProgress& progress) {
 
 bool RecordingReporter::CancelRequested() {
     if (cancelled_) return true;
-    if (has_deadline_ && std::chrono::steady_clock::now() >= cancel_at_) cancelled_ = true;
+    if (cancel_condition_ && cancel_condition_()) cancelled_ = true;
     return cancelled_;
 }
 
-void RecordingReporter::CancelAfter(std::chrono::milliseconds delay) {
-    cancel_at_ = std::chrono::steady_clock::now() + delay;
-    has_deadline_ = true;
-}
+void RecordingReporter::CancelWhen(std::function<bool()> condition) { cancel_condition_ = std::move(condition); }
 
 void RecordingReporter::CancelOnStage(const std::string& stage) {
     std::lock_guard lock(mutex_);

@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -19,8 +20,8 @@ class RecordingReporter final : public ProgressReporter {
 public:
     void Report(const JobProgress& progress) override;
     bool CancelRequested() override;
-    // Cancels this long after the call.
-    void CancelAfter(std::chrono::milliseconds delay);
+    // Cancels once `condition` holds (checked on every CancelRequested poll).
+    void CancelWhen(std::function<bool()> condition);
     // Cancels as soon as `stage` is reported.
     void CancelOnStage(const std::string& stage);
     std::vector<std::string> Stages() const;
@@ -31,8 +32,7 @@ private:
     std::vector<std::string> stages_;
     std::string cancel_stage_;
     std::atomic<bool> cancelled_{false};
-    std::atomic<bool> has_deadline_{false};
-    std::chrono::steady_clock::time_point cancel_at_;
+    std::function<bool()> cancel_condition_;  // set before the transform starts
 };
 
 // Captures every log record while alive (and restores the default sink after).

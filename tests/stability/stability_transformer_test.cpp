@@ -265,9 +265,9 @@ TEST_F(StabilityTransformerTest, GatewayTimeoutIsNotRetried) {
 }
 
 TEST_F(StabilityTransformerTest, TimeoutAfterTheUploadIsNotRetriedBecauseItMayHaveBeenCharged) {
-    fake_.FailNext(Fault::kSlow, 1, milliseconds(1'500));
+    fake_.FailNext(Fault::kSlow, 1, milliseconds(2'500));
     StabilityConfig config = TestConfig(fake_);
-    config.request_timeout = milliseconds(300);
+    config.request_timeout = milliseconds(1'000);
     StabilityTransformer transformer(config, codec_);
     auto out = RunTransform(transformer, GradientImage(1024, 1024), PromptParams("x"), reporter_);
     ASSERT_FALSE(out);
@@ -275,8 +275,9 @@ TEST_F(StabilityTransformerTest, TimeoutAfterTheUploadIsNotRetriedBecauseItMayHa
     EXPECT_NE(out.error().message.find("not retried"), std::string::npos) << out.error().message;
     EXPECT_EQ(fake_.Requests("/v1/generation").size(), 1u);
     // The fake finishes the slow generation anyway and bills it: a retry would have paid twice.
-    std::this_thread::sleep_for(milliseconds(1'500));
+    for (int i = 0; i < 200 && fake_.Generations() == 0; ++i) std::this_thread::sleep_for(milliseconds(20));
     EXPECT_EQ(fake_.Generations(), 1);
+    EXPECT_EQ(fake_.Requests("/v1/generation").size(), 1u);
 }
 
 TEST_F(StabilityTransformerTest, UnreachableServerIsRetriedThenUnavailable) {
@@ -293,15 +294,17 @@ TEST_F(StabilityTransformerTest, UnreachableServerIsRetriedThenUnavailable) {
 }
 
 TEST_F(StabilityTransformerTest, CancelAbortsASlowRequest) {
-    fake_.FailNext(Fault::kSlow, 1, milliseconds(5'000));
+    fake_.FailNext(Fault::kSlow, 1, milliseconds(8'000));
     StabilityTransformer transformer(TestConfig(fake_), codec_);
-    reporter_.CancelAfter(milliseconds(300));
+    // Cancel once the request is at the server, i.e. while the client waits for the answer.
+    reporter_.CancelWhen([this] { return !fake_.Requests("/v1/generation").empty(); });
     const auto start = Clock::now();
     auto out = RunTransform(transformer, GradientImage(1024, 1024), PromptParams("x"), reporter_);
     ASSERT_FALSE(out);
     EXPECT_EQ(out.error().code, ErrorCode::kCancelled);
-    EXPECT_LT(Clock::now() - start, milliseconds(1'500));
+    EXPECT_LT(Clock::now() - start, milliseconds(4'000));  // long before the 8 s answer
     EXPECT_EQ(fake_.Requests("/v1/generation").size(), 1u);
+    EXPECT_EQ(fake_.Requests("/v1/generation")[0].status, 0);  // still unanswered
 }
 
 TEST_F(StabilityTransformerTest, CancelStopsTheRetryWait) {
