@@ -1,12 +1,25 @@
 #include "labhouse/app/backends.h"
 
 #include "labhouse/adapters/classic/classic_transformer.h"
+#include "labhouse/adapters/faces/face_swap_transformer.h"
+#ifdef LABHOUSE_HAVE_PIX2PIX
+#include "labhouse/adapters/faces/pix2pix_transformer.h"
+#endif
 
 namespace labhouse::app {
 
 void RegisterBackends(BackendRegistry& registry, const AppConfig& config, const ImageCodec& codec) {
     // BACKENDS: most capable first; "auto" takes the first available one that accepts the job.
     registry.Add(std::make_shared<classic::ClassicTransformer>());
+    // Face backends run only when a job names them: after classic, so "auto" never picks them.
+    faces::FaceSwapConfig face_swap_config;
+    face_swap_config.reference_face_path = config.reference_face;  // LABHOUSE_REFERENCE_FACE
+    registry.Add(std::make_shared<faces::FaceSwapTransformer>(face_swap_config));
+#ifdef LABHOUSE_HAVE_PIX2PIX
+    faces::Pix2PixTransformerConfig pix2pix_config;
+    pix2pix_config.model_path = config.pix2pix_model;  // LABHOUSE_PIX2PIX_MODEL
+    registry.Add(std::make_shared<faces::Pix2PixTransformer>(pix2pix_config));
+#endif
 }
 
 }  // namespace labhouse::app
