@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "labhouse/core/base/sha256.h"
 #include "labhouse/engine/checkpoint.h"
 #include "labhouse/engine/safetensors.h"
 #include "tests/engine/test_util.h"
@@ -234,6 +235,60 @@ TEST_F(PipelineTest, BrokenCheckpointsEachFailWithTheirOwnMessage) {
     auto no_tok = SdxlPipeline::Load(model_, empty.path().string(), {});
     ASSERT_FALSE(no_tok.has_value());
     EXPECT_NE(no_tok.error().message.find("no CLIP tokenizer"), std::string::npos);
+}
+
+// The same random values stored as F32, F16 and BF16 load and give close results (the storage
+// precision is the only difference: F32 vs F16 must be much closer than F32 vs BF16).
+TEST_F(PipelineTest, F32AndBf16CheckpointsLoad) {
+    const Image input = TestImage(64, 64);
+    SdxlLoadOptions options;
+    options.threads = 1;
+    std::map<std::string, std::vector<float>> latents;
+    for (const char* dtype : {"F32", "BF16"}) {
+        const std::string name = std::string("tiny-") + dtype + ".safetensors";
+        ASSERT_TRUE(WriteTinySdxlModelAs(dir_->path().string(), name, dtype));
+        auto file = SafetensorsFile::Open(dir_->File(name));
+        ASSERT_TRUE(file.has_value());
+        EXPECT_EQ(DTypeName((*file)->Find("model.diffusion_model.out.2.weight")->dtype), dtype);
+        auto pipeline = SdxlPipeline::Load(dir_->File(name), dir_->path().string(), options);
+        ASSERT_TRUE(pipeline.has_value()) << dtype << ": " << pipeline.error().message;
+        auto result = (*pipeline)->Generate(Img2Img(&input), {}, nullptr);
+        ASSERT_TRUE(result.has_value()) << dtype << ": " << result.error().message;
+        latents[dtype] = result->latent;
+    }
+    auto f16 = pipeline_->Generate(Img2Img(&input), {}, nullptr);
+    ASSERT_TRUE(f16.has_value());
+    auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
+        double m = 0;
+        for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::abs(double(a[i]) - b[i]));
+        return m;
+    };
+    const double f16_error = max_diff(latents["F32"], f16->latent);
+    const double bf16_error = max_diff(latents["F32"], latents["BF16"]);
+    EXPECT_GT(bf16_error, 0.0);
+    EXPECT_LT(f16_error, bf16_error);
+    EXPECT_LT(bf16_error, 0.5);
+}
+
+TEST_F(PipelineTest, ModelHashInTheRecordWhenAsked) {
+    SdxlLoadOptions options;
+    options.threads = 1;
+    options.hash_model = true;
+    auto hashed = SdxlPipeline::Load(model_, dir_->path().string(), options);
+    ASSERT_TRUE(hashed.has_value()) << hashed.error().message;
+    SdxlRequest request;
+    request.prompt = "a cat";
+    request.width = request.height = 32;
+    request.steps = 1;
+    auto result = (*hashed)->Generate(request, {}, nullptr);
+    ASSERT_TRUE(result.has_value()) << result.error().message;
+    std::ifstream in(model_, std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), {});
+    EXPECT_EQ(result->meta.at("model_sha256"), Sha256Hex(bytes));
+    EXPECT_EQ(result->image.width, 32);
+    auto plain = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(plain.has_value());
+    EXPECT_EQ(plain->meta.count("model_sha256"), 0u);
 }
 
 TEST_F(PipelineTest, DiffusersFolderLoadsTheSameWeights) {

@@ -198,6 +198,12 @@ const SourceTensor* CheckpointSource::Find(const std::string& name) const {
     return it == entries_.end() ? nullptr : &it->second;
 }
 
+std::vector<std::string> CheckpointSource::file_paths() const {
+    std::vector<std::string> paths;
+    for (const auto& f : files_) paths.push_back(f->path());
+    return paths;
+}
+
 std::uint64_t CheckpointSource::total_bytes() const {
     std::uint64_t total = 0;
     for (const auto& f : files_) total += f->file_size();

@@ -32,6 +32,7 @@ public:
     const SourceTensor* Find(const std::string& name) const;
     const std::string& layout() const { return layout_; }  // "single-file" or "diffusers"
     std::uint64_t total_bytes() const;
+    std::vector<std::string> file_paths() const;
     // The diffusers folder's tokenizer/ (empty for single files).
     const std::string& tokenizer_dir() const { return tokenizer_dir_; }
 

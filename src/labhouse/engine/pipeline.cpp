@@ -6,8 +6,10 @@
 #include <chrono>
 #include <cmath>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "labhouse/core/base/sha256.h"
 #include "labhouse/engine/internal/torch_common.h"
 #include "labhouse/engine/rng.h"
 #include "labhouse/engine/sdxl_pipeline.h"
@@ -23,6 +25,7 @@ struct SdxlPipeline::Impl {
     UnetPlan plan;
     std::unique_ptr<ClipTokenizer> tokenizer;
     std::unique_ptr<WeightStore> weights;
+    std::string model_sha256;  // empty unless SdxlLoadOptions::hash_model
 };
 
 namespace {
@@ -55,6 +58,18 @@ at::Tensor NoiseTensor(NoiseRng& rng, const std::vector<int64_t>& shape, const a
     for (auto d : shape) numel *= d;
     std::vector<float> values = rng.Randn(static_cast<std::size_t>(numel));
     return at::from_blob(values.data(), shape, at::TensorOptions().dtype(at::kFloat)).clone().to(options);
+}
+
+Result<std::string> HashFile(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    if (!in) return NotFound("cannot read '" + path + "' to hash it");
+    Sha256 sha;
+    std::vector<char> buffer(1 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        sha.Update(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    return sha.FinishHex();
 }
 
 struct Conditioning {
@@ -93,6 +108,18 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
         return InvalidArgument("'" + checkpoint_path + "': " + status.error().message);
     }
     impl->plan = MakeUnetPlan(impl->config.unet);
+    if (options.hash_model) {
+        // One file: its SHA-256. A diffusers folder: "component=hash" per file, in load order.
+        for (const auto& path : impl->source->file_paths()) {
+            LABHOUSE_ASSIGN_OR_RETURN(std::string hash, HashFile(path));
+            if (impl->source->file_paths().size() == 1) {
+                impl->model_sha256 = hash;
+            } else {
+                const std::string component = std::filesystem::path(path).parent_path().filename().string();
+                impl->model_sha256 += (impl->model_sha256.empty() ? "" : ",") + component + "=" + hash;
+            }
+        }
+    }
     LABHOUSE_ASSIGN_OR_RETURN(impl->tokenizer, ClipTokenizer::LoadFromDir(tokenizer_dir));
     const int vocab = std::min(impl->config.clip_l.vocab, impl->config.clip_g.vocab);
     if (impl->tokenizer->vocab_size() > vocab) {
@@ -280,6 +307,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         result.meta["model"] = std::filesystem::path(m.model_path).filename().string();
         result.meta["model_bytes"] = std::to_string(m.source->total_bytes());
         result.meta["model_layout"] = m.source->layout();
+        if (!m.model_sha256.empty()) result.meta["model_sha256"] = m.model_sha256;
         result.meta["weight_mode"] = m.options.weight_mode == WeightMode::kFast ? "fast" : "low_memory";
         result.meta["device"] = m.options.device;
         result.meta["sampler"] = SamplerName(sampler);

@@ -32,6 +32,9 @@ struct SdxlLoadOptions {
     std::string device = "cpu";  // "cpu" or "cuda" / "cuda:N" (needs a CUDA-enabled libtorch)
     WeightMode weight_mode = WeightMode::kLowMemory;
     int threads = 0;             // intra-op threads; 0 = all cores
+    // SHA-256 of the checkpoint file(s) into every result's meta ("model_sha256"); reads the whole
+    // file once at load (~20 s for 7 GB), so it is opt-in.
+    bool hash_model = false;
 };
 
 struct SdxlRequest {
@@ -90,6 +93,9 @@ private:
 // Writes the tiny random-weight model (kTinyModelFileName) and its tokenizer (vocab.json,
 // merges.txt) into `dir`, deterministically. Returns the checkpoint path.
 Result<std::string> WriteTinySdxlModel(const std::string& dir);
+// The same tiny model with its weights stored as F32 or BF16 (`file_name` inside `dir`, which must
+// already hold the tokenizer written by WriteTinySdxlModel). For dtype tests.
+Status WriteTinySdxlModelAs(const std::string& dir, const std::string& file_name, const std::string& dtype);
 
 // Finds tokenizer files for a model: `explicit_dir` if given, else beside the model, else in
 // $LABHOUSE_MODELS_DIR (and its tokenizer/ subfolder).

@@ -57,7 +57,9 @@ std::pair<float, float> InitFor(const TensorSpec& spec) {
 }  // namespace
 
 Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, DType dtype, std::uint64_t seed) {
-    if (dtype != DType::kF16 && dtype != DType::kF32) return InvalidArgument("random checkpoints are F16 or F32");
+    if (dtype != DType::kF16 && dtype != DType::kBF16 && dtype != DType::kF32) {
+        return InvalidArgument("random checkpoints are F16, BF16 or F32");
+    }
     const std::vector<TensorSpec> specs = SdxlTensorSpecs(config, dtype);
     std::map<std::string, std::string> metadata = {{"format", "pt"}, {"labhouse.random_weights", "true"},
                                                    {"labhouse.seed", std::to_string(seed)}};
@@ -72,6 +74,11 @@ Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, 
             if (dtype == DType::kF16) {
                 const std::uint16_t h = FloatToHalf(v);
                 std::memcpy(out + 2 * i, &h, 2);
+            } else if (dtype == DType::kBF16) {
+                std::uint32_t bits;
+                std::memcpy(&bits, &v, 4);
+                const auto b = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);  // nearest even
+                std::memcpy(out + 2 * i, &b, 2);
             } else {
                 std::memcpy(out + 4 * i, &v, 4);
             }
@@ -122,6 +129,14 @@ Result<int> WriteTinyTokenizer(const std::string& dir) {
     merges_out.close();
     if (!vocab_out || !merges_out) return Unavailable("cannot write the tiny tokenizer into '" + dir + "'");
     return id;
+}
+
+Status WriteTinySdxlModelAs(const std::string& dir, const std::string& file_name, const std::string& dtype) {
+    auto tok = ClipTokenizer::LoadFromDir(dir);
+    if (!tok) return tok.error();
+    const DType d = dtype == "F32" ? DType::kF32 : dtype == "BF16" ? DType::kBF16 : DType::kF16;
+    return WriteRandomCheckpoint((std::filesystem::path(dir) / file_name).string(), TinySdxlConfig((*tok)->vocab_size()), d,
+                                 20261126);
 }
 
 Result<std::string> WriteTinySdxlModel(const std::string& dir) {

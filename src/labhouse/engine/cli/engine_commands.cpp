@@ -44,6 +44,7 @@ struct TransformArgs {
     std::string device = "cpu";
     int threads = 0;
     bool fast = false;
+    bool hash_model = false;
     bool quiet = false;
 };
 
@@ -92,6 +93,7 @@ void RunTransform(const TransformArgs& a) {
     options.device = a.device;
     options.threads = a.threads;
     options.weight_mode = a.fast ? WeightMode::kFast : WeightMode::kLowMemory;
+    options.hash_model = a.hash_model;
     if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.model.c_str());
     auto pipeline = SdxlPipeline::Load(a.model, *tokenizer_dir, options);
     if (!pipeline) Fail(pipeline.error().message);
@@ -169,6 +171,7 @@ void AddTransformCommand(CLI::App& app) {
     cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
     cmd->add_option("--threads", args->threads, "Intra-op threads (0 = all cores)");
     cmd->add_flag("--fast", args->fast, "Convert all weights to fp32 at load (2x the memory of the f16 file)");
+    cmd->add_flag("--hash-model", args->hash_model, "Put the checkpoint's SHA-256 in the printed record (reads it once)");
     cmd->add_flag("--quiet", args->quiet, "No progress output");
     cmd->callback([args] { RunTransform(*args); });
 }
