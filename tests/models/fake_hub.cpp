@@ -113,7 +113,8 @@ void FakeHub::Register() {
             res.set_content("Entry not found", "text/plain");
             return;
         }
-        const FakeFile& file = *files_[entry->second];
+        FakeFile& file = *files_[entry->second];
+        ++file.probes;
         if (!file.lfs) {
             std::string body = file.content;
             if (file.corrupt && !body.empty()) body[body.size() / 2] ^= 0x5a;
@@ -142,6 +143,12 @@ void FakeHub::Register() {
         FakeFile* file = files_[id].get();
         ++file->cdn_requests;
         file->ranges.push_back(req.get_header_value("Range"));
+        if (file->cdn_denials > 0) {
+            --file->cdn_denials;
+            res.status = 403;
+            res.set_content("Request has expired", "text/plain");
+            return;
+        }
         auto body = std::make_shared<std::string>(file->content);
         if (file->corrupt && !body->empty()) (*body)[body->size() / 2] ^= 0x5a;
         const bool drop = file->drops > 0;

@@ -8,7 +8,7 @@
 //     unknown repo -> 401 (X-Error-Code: RepoNotFound), gated repo without the token -> 401,
 //     unknown file -> 404 (X-Error-Code: EntryNotFound)
 //   GET /cdn/{id}  -> the bytes, honouring Range (206), with faults on demand: drop the connection
-//                     after N bytes, flip a byte, ignore Range.
+//                     after N bytes, flip a byte, ignore Range, refuse the link (403).
 //
 // It counts the body bytes it serves per file, so tests can prove a resume fetched nothing twice,
 // and records the Authorization header of every request, so tests can prove the token never
@@ -41,9 +41,11 @@ struct FakeFile {
     bool corrupt = false;               // flip one byte of the body (the advertised hash stays the true one)
     bool ignore_range = false;          // answer Range requests with a 200 and the whole file
     std::int64_t advertised_size = -1;  // X-Linked-Size override (e.g. larger than any disk)
+    int cdn_denials = 0;                // answer this many CDN requests with 403 (an expired link)
     // Observations.
     std::int64_t served_bytes = 0;
     int cdn_requests = 0;
+    int probes = 0;  // resolve requests (HEAD or GET) for this file
     std::vector<std::string> ranges;  // the Range header of each CDN request ("" = none)
 };
 

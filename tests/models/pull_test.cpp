@@ -164,6 +164,24 @@ TEST_F(ModelsPullTest, RestartsCleanlyWhenTheServerIgnoresTheRange) {
     EXPECT_EQ(model->files[0].sha256, testing::Sha256HexOf(weights_));
 }
 
+TEST_F(ModelsPullTest, ExpiredCdnLinkIsRefreshedByProbingAgain) {
+    FakeFile& file = hub_.File(kRepo, kWeights);
+    file.cdn_denials = 1;
+    auto model = PullModel(Spec({kWeights}), Hub(), options_);
+    ASSERT_TRUE(model.has_value()) << model.error().message;
+    EXPECT_EQ(testing::ReadFile(Installed(kWeights)), weights_);
+    EXPECT_EQ(file.probes, 2);
+    EXPECT_EQ(file.cdn_requests, 2);
+}
+
+TEST_F(ModelsPullTest, FileNamesAreEscapedInTheUrl) {
+    const std::string odd = "weights/my model+v2#1.safetensors";
+    hub_.AddFile(kRepo, odd, "odd bytes");
+    auto model = PullModel(Spec({odd}), Hub(), options_);
+    ASSERT_TRUE(model.has_value()) << model.error().message;
+    EXPECT_EQ(testing::ReadFile(Installed(odd)), "odd bytes");
+}
+
 TEST_F(ModelsPullTest, ChecksumMismatchLeavesNoInstalledFileAndSaysSo) {
     hub_.File(kRepo, kWeights).corrupt = true;
 

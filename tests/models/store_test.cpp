@@ -176,6 +176,20 @@ TEST_F(ModelStoreTest, FindInstalledFileGivesTheCheckpointOrTheCommandToGetIt) {
     EXPECT_NE(gone.error().message.find("missing"), std::string::npos);
 }
 
+TEST_F(ModelStoreTest, ModelsDirCanBeMovedOrSpeltDifferently) {
+    options_.models_dir = (dir_.path() / "a" / ".." / "models" / "").string();
+    Pull("fp16");
+    const fs::path moved = dir_.path() / "elsewhere";
+    fs::rename(dir_.path() / "models", moved);
+    auto models = ListInstalled(moved.string() + "/");
+    ASSERT_TRUE(models.has_value()) << models.error().message;
+    ASSERT_EQ(models->size(), 1u);
+    EXPECT_EQ((*models)[0].dir, (moved / "sdxl-turbo").string());
+    auto reports = VerifyInstalled(moved.string(), "sdxl-turbo");
+    ASSERT_TRUE(reports.has_value());
+    EXPECT_TRUE((*reports)[0].ok());
+}
+
 TEST_F(ModelStoreTest, MalformedManifestIsAnErrorNotAnEmptyList) {
     testing::WriteFile(dir_.path() / kManifestFileName, "{not json");
     auto models = ListInstalled(dir_.str());

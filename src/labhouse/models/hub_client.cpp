@@ -88,6 +88,7 @@ std::string ResolveLocation(const std::string& base, const std::string& location
 class Request {
 public:
     Request(const HubConfig& config, const std::string& url, bool send_auth) : curl_(curl_easy_init()) {
+        if (curl_ == nullptr) return;  // Perform() reports it
         curl_easy_setopt(curl_, CURLOPT_URL, url.c_str());
         curl_easy_setopt(curl_, CURLOPT_USERAGENT, config.user_agent.c_str());
         curl_easy_setopt(curl_, CURLOPT_CONNECTTIMEOUT, config.connect_timeout_s);
@@ -115,10 +116,10 @@ public:
     Request& operator=(const Request&) = delete;
 
     CURL* handle() { return curl_; }
-    CURLcode Perform() { return curl_easy_perform(curl_); }
+    CURLcode Perform() { return curl_ == nullptr ? CURLE_FAILED_INIT : curl_easy_perform(curl_); }
     long Status() {
         long status = 0;
-        curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
+        if (curl_ != nullptr) curl_easy_getinfo(curl_, CURLINFO_RESPONSE_CODE, &status);
         return status;
     }
     // Headers of the last response received (names lower-cased).
@@ -172,6 +173,23 @@ Error HttpError(long status, const RemoteFile& file, const std::string& error_co
         return Unavailable("the hub answered " + std::to_string(status) + " for " + where);
     }
     return Internal("unexpected HTTP " + std::to_string(status) + " for " + where);
+}
+
+// Percent-encodes everything but RFC 3986 unreserved characters and '/': file names may hold
+// spaces, '+', '#' or non-ASCII bytes.
+std::string EncodePath(const std::string& path) {
+    static const char* kHex = "0123456789ABCDEF";
+    std::string out;
+    for (unsigned char c : path) {
+        if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~' || c == '/') {
+            out += static_cast<char>(c);
+        } else {
+            out += '%';
+            out += kHex[c >> 4];
+            out += kHex[c & 15];
+        }
+    }
+    return out;
 }
 
 bool IsRedirect(long status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
@@ -233,7 +251,7 @@ HubClient::HubClient(HubConfig config) : config_(std::move(config)) {
 }
 
 std::string HubClient::ResolveUrl(const std::string& repo, const std::string& revision, const std::string& path) const {
-    return config_.endpoint + "/" + repo + "/resolve/" + revision + "/" + path;
+    return config_.endpoint + "/" + EncodePath(repo) + "/resolve/" + EncodePath(revision) + "/" + EncodePath(path);
 }
 
 Result<RemoteFile> HubClient::Probe(const std::string& repo, const std::string& revision,
@@ -314,6 +332,11 @@ Status HubClient::Fetch(const RemoteFile& file, std::int64_t offset, FetchSink& 
     const long status = request.Status();
     if (code != CURLE_OK) {
         return Unavailable("download of '" + file.path + "' interrupted: " + request.ErrorText(code));
+    }
+    if (!file.send_auth && (status == 401 || status == 403 || status == 410)) {
+        // The CDN's links are signed and expire; the hub hands out a fresh one on the next probe.
+        return Unavailable("the CDN refused the download link for '" + file.path + "' (HTTP " + std::to_string(status) +
+                           ", expired?)");
     }
     if (status < 200 || status >= 300) return HttpError(status, file, request.Header("x-error-code"), config_);
     if (!state.begun) return sink.Begin(status == 200);  // an empty body

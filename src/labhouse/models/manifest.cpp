@@ -15,18 +15,27 @@ namespace {
 
 constexpr int kManifestVersion = 1;
 
-nlohmann::json ToJson(const InstalledModel& model) {
+// `dir` relative to `root` when it is inside it; otherwise unchanged (absolute).
+std::string RelativeDir(const std::string& dir, const std::filesystem::path& root) {
+    const std::filesystem::path relative = std::filesystem::path(dir).lexically_relative(root);
+    if (relative.empty() || *relative.begin() == "..") return dir;
+    return relative.string();
+}
+
+namespace fs = std::filesystem;
+
+nlohmann::json ToJson(const InstalledModel& model, const fs::path& root) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& file : model.files) {
         files.push_back({{"path", file.path}, {"size", file.size}, {"sha256", file.sha256}, {"verified_by", file.verified_by}});
     }
     return {{"name", model.name},       {"repo", model.repo},     {"revision", model.revision},
             {"commit", model.commit},   {"dtype", model.dtype},   {"role", model.role},
-            {"dir", model.dir},         {"backends", model.backends}, {"files", files},
+            {"dir", RelativeDir(model.dir, root)}, {"backends", model.backends}, {"files", files},
             {"installed_at_ms", model.installed_at_ms}};
 }
 
-InstalledModel FromJson(const nlohmann::json& j) {
+InstalledModel FromJson(const nlohmann::json& j, const fs::path& root) {
     InstalledModel model;
     model.name = j.at("name").get<std::string>();
     model.repo = j.value("repo", "");
@@ -34,7 +43,8 @@ InstalledModel FromJson(const nlohmann::json& j) {
     model.commit = j.value("commit", "");
     model.dtype = j.value("dtype", "");
     model.role = j.value("role", "");
-    model.dir = j.at("dir").get<std::string>();
+    const fs::path dir = j.at("dir").get<std::string>();
+    model.dir = dir.is_absolute() ? dir.string() : (root / dir).lexically_normal().string();
     model.backends = j.value("backends", std::vector<std::string>{});
     model.installed_at_ms = j.value("installed_at_ms", std::int64_t{0});
     for (const auto& f : j.at("files")) {
@@ -83,8 +93,16 @@ private:
 
 }  // namespace
 
+std::string AbsoluteModelsDir(const std::string& models_dir) {
+    std::error_code ec;
+    fs::path path = fs::absolute(models_dir, ec).lexically_normal();
+    if (!path.has_filename() && path.has_parent_path() && path != path.root_path()) path = path.parent_path();
+    return path.string();
+}
+
 Result<std::vector<InstalledModel>> LoadManifest(const std::string& models_dir) {
-    const std::filesystem::path path = std::filesystem::path(models_dir) / kManifestFileName;
+    const fs::path root = AbsoluteModelsDir(models_dir);
+    const std::filesystem::path path = root / kManifestFileName;
     std::error_code ec;
     if (!std::filesystem::exists(path, ec)) return std::vector<InstalledModel>{};
     std::ifstream in(path);
@@ -97,7 +115,7 @@ Result<std::vector<InstalledModel>> LoadManifest(const std::string& models_dir) 
             return Internal(path.string() + " has an unknown manifest version");
         }
         std::vector<InstalledModel> models;
-        for (const auto& entry : j.at("models")) models.push_back(FromJson(entry));
+        for (const auto& entry : j.at("models")) models.push_back(FromJson(entry, root));
         return models;
     } catch (const nlohmann::json::exception& e) {
         return Internal(path.string() + " is malformed: " + e.what());
@@ -110,7 +128,8 @@ Status UpdateManifest(const std::string& models_dir, const std::function<Status(
     LABHOUSE_ASSIGN_OR_RETURN(std::vector<InstalledModel> models, LoadManifest(models_dir));
     LABHOUSE_RETURN_IF_ERROR(edit(models));
     nlohmann::json list = nlohmann::json::array();
-    for (const auto& model : models) list.push_back(ToJson(model));
+    const fs::path root = AbsoluteModelsDir(models_dir);
+    for (const auto& model : models) list.push_back(ToJson(model, root));
     const nlohmann::json doc = {{"version", kManifestVersion}, {"models", list}};
     return WriteAtomically(std::filesystem::path(models_dir) / kManifestFileName, doc.dump(2) + "\n");
 }

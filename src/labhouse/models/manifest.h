@@ -5,6 +5,9 @@
 // Writers take an exclusive flock on <models_dir>/.manifest.lock and replace the file atomically
 // (write a temp file, fsync, rename), so two pulls into one dir never lose each other's entry
 // and a crash never leaves half a manifest. Readers need no lock.
+//
+// Entries' directories are stored relative to the models dir, so the dir can be moved or mounted
+// elsewhere (a container volume); InstalledModel::dir is absolute in memory.
 #pragma once
 
 #include <functional>
@@ -25,6 +28,10 @@ Result<std::vector<InstalledModel>> LoadManifest(const std::string& models_dir);
 // Runs `edit` on the current entries under the lock and saves what it leaves. The models dir
 // must exist.
 Status UpdateManifest(const std::string& models_dir, const std::function<Status(std::vector<InstalledModel>&)>& edit);
+
+// The models dir as an absolute, normalised path ("./data/models/" -> "/srv/app/data/models"), so
+// that paths built from differently spelt dirs compare equal.
+std::string AbsoluteModelsDir(const std::string& models_dir);
 
 // Inserts or replaces the entry with the same name and dtype.
 void UpsertModel(std::vector<InstalledModel>& models, InstalledModel model);

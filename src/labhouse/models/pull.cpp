@@ -260,11 +260,12 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
     };
     std::int64_t done = plan.resume_from;
     auto backoff = options.retry_backoff;
+    RemoteFile remote = plan.remote;
     for (int attempt = 1;; ++attempt) {
         PartialFileSink sink(file.get(), hasher, done, plan.expected_size, report);
         Status fetched = (plan.expected_size >= 0 && done == plan.expected_size)
                              ? OkStatus()  // a partial that was complete when the last run stopped
-                             : hub.Fetch(plan.remote, done, sink);
+                             : hub.Fetch(remote, done, sink);
         std::fflush(file.get());
         session_before += sink.received();
         done = sink.done();
@@ -279,6 +280,15 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
              {"error", fetched.error().message}});
         std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(backoff, kMaxBackoff));
         backoff *= 2;
+        // A fresh probe gives a fresh CDN link (they are signed and expire); if the hub is not
+        // reachable either, the next attempt still tries the old one.
+        if (auto fresh = hub.Probe(remote.repo, remote.revision, remote.path)) {
+            if (fresh->sha256 != remote.sha256 || fresh->git_sha1 != remote.git_sha1 || fresh->size != remote.size) {
+                return FailedPrecondition("'" + plan.wanted.path + "' changed on the hub during the download; run the "
+                                          "command again to fetch the new version");
+            }
+            remote = *fresh;
+        }
     }
     if (::fsync(::fileno(file.get())) != 0) return Unavailable("cannot sync " + plan.partial_path.string());
     file.reset();
@@ -341,7 +351,7 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
     if (options.models_dir.empty()) return InvalidArgument("no models dir");
     if (!IsSafeRelativePath(spec.install_dir)) return InvalidArgument("unsafe install dir '" + spec.install_dir + "'");
     std::error_code ec;
-    const fs::path models_dir = fs::absolute(options.models_dir, ec);
+    const fs::path models_dir = AbsoluteModelsDir(options.models_dir);
     const fs::path dir = models_dir / spec.install_dir;
     fs::create_directories(dir, ec);
     if (ec) return Unavailable("cannot create " + dir.string() + ": " + ec.message());
