@@ -117,6 +117,7 @@ TEST_F(ModelStoreTest, VerifyOfSomethingNotInstalledIsNotFound) {
 
 TEST_F(ModelStoreTest, RemoveDeletesFilesDirsAndTheEntry) {
     Pull("fp16");
+    testing::WriteFile(ModelDir() / "sd_xl_turbo_1.0_fp16.safetensors.sha256", "123:456 abc\n");  // backend cache
     auto removed = RemoveInstalled(dir_.str(), "sdxl-turbo");
     ASSERT_TRUE(removed.has_value()) << removed.error().message;
     ASSERT_EQ(removed->size(), 1u);
@@ -188,6 +189,17 @@ TEST_F(ModelStoreTest, ModelsDirCanBeMovedOrSpeltDifferently) {
     auto reports = VerifyInstalled(moved.string(), "sdxl-turbo");
     ASSERT_TRUE(reports.has_value());
     EXPECT_TRUE((*reports)[0].ok());
+}
+
+TEST_F(ModelStoreTest, RecordedSha256ComesFromTheManifestWhileTheSizeMatches) {
+    Pull("fp16");
+    const fs::path ckpt = ModelDir() / "sd_xl_turbo_1.0_fp16.safetensors";
+    auto sha = RecordedSha256(dir_.str(), ckpt.string());
+    ASSERT_TRUE(sha.has_value()) << sha.error().message;
+    EXPECT_EQ(*sha, testing::Sha256HexOf(fp16_));
+    testing::WriteFile(ckpt, fp16_ + "x");
+    EXPECT_FALSE(RecordedSha256(dir_.str(), ckpt.string()).has_value());
+    EXPECT_FALSE(RecordedSha256(dir_.str(), (dir_.path() / "other.safetensors").string()).has_value());
 }
 
 TEST_F(ModelStoreTest, MalformedManifestIsAnErrorNotAnEmptyList) {

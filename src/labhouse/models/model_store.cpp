@@ -96,6 +96,7 @@ Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_di
                 fs::remove(path, ec);
                 fs::remove(path.string() + ".partial", ec);
                 fs::remove(path.string() + ".partial.json", ec);
+                fs::remove(path.string() + ".sha256", ec);  // the sdxl backend's hash cache beside a checkpoint
                 RemoveEmptyDirs(path.parent_path(), dir);
             }
             const bool dir_still_used = std::any_of(kept.begin(), kept.end(), [&](const InstalledModel& other) {
@@ -113,6 +114,20 @@ Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_di
     });
     if (!status) return std::move(status).error();
     return removed;
+}
+
+Result<std::string> RecordedSha256(const std::string& models_dir, const std::string& file_path) {
+    LABHOUSE_ASSIGN_OR_RETURN(std::vector<InstalledModel> models, LoadManifest(models_dir));
+    std::error_code ec;
+    const fs::path wanted = fs::absolute(file_path, ec).lexically_normal();
+    const auto size = static_cast<std::int64_t>(fs::file_size(wanted, ec));
+    if (ec) return NotFound(file_path + " does not exist");
+    for (const auto& model : models) {
+        for (const auto& file : model.files) {
+            if ((fs::path(model.dir) / file.path).lexically_normal() == wanted && file.size == size) return file.sha256;
+        }
+    }
+    return NotFound(file_path + " is not recorded in the manifest of " + models_dir);
 }
 
 Result<std::string> FindInstalledFile(const std::string& models_dir, const std::string& name,

@@ -57,4 +57,9 @@ Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_di
 Result<std::string> FindInstalledFile(const std::string& models_dir, const std::string& name,
                                       const std::string& dtype = "");
 
+// The SHA-256 the manifest records for the file at `file_path`, if it is an installed file whose
+// size still matches; kNotFound otherwise. Lets a backend put the model hash in its job records
+// without re-reading gigabytes at load (`labhouse models verify` is what re-checks the bytes).
+Result<std::string> RecordedSha256(const std::string& models_dir, const std::string& file_path);
+
 }  // namespace labhouse::models
