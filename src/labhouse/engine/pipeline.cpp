@@ -7,6 +7,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 #include "labhouse/core/base/sha256.h"
@@ -26,6 +27,7 @@ struct SdxlPipeline::Impl {
     std::unique_ptr<ClipTokenizer> tokenizer;
     std::unique_ptr<WeightStore> weights;
     std::string model_sha256;  // empty unless SdxlLoadOptions::hash_model
+    std::mutex generate_mutex;  // one generation at a time (the tokenizer cache and the CPU are shared)
 };
 
 namespace {
@@ -184,6 +186,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
     if (cancelled()) return Cancelled("generation cancelled before it started");
 
     return Guarded("SDXL generation", [&]() -> Result<SdxlGenerationResult> {
+        std::lock_guard<std::mutex> lock(impl_->generate_mutex);
         c10::InferenceMode inference_guard;
         const Impl& m = *impl_;
         const WeightStore& w = *m.weights;

@@ -75,7 +75,7 @@ public:
     SdxlPipeline& operator=(const SdxlPipeline&) = delete;
 
     // Runs one request. `cancel` (may be null) is polled between steps and stages; a cancelled run
-    // returns ErrorCode::kCancelled.
+    // returns ErrorCode::kCancelled. Thread-safe: concurrent calls run one after the other.
     Result<SdxlGenerationResult> Generate(const SdxlRequest& request, const SdxlProgressFn& progress,
                                           const std::atomic<bool>* cancel);
 
