@@ -1,6 +1,7 @@
 #include "labhouse/app/backends.h"
 
 #include "labhouse/adapters/classic/classic_transformer.h"
+#include "labhouse/adapters/stability/stability_transformer.h"
 #include "labhouse/adapters/faces/face_swap_transformer.h"
 #ifdef LABHOUSE_HAVE_PIX2PIX
 #include "labhouse/adapters/faces/pix2pix_transformer.h"
@@ -8,9 +9,21 @@
 
 namespace labhouse::app {
 
+stability::StabilityConfig StabilityConfigFrom(const AppConfig& config) {
+    stability::StabilityConfig stability;
+    stability.api_key = config.stability_api_key;
+    stability.base_url = config.stability_api_url;
+    stability.engine = config.stability_engine;
+    stability.max_concurrency = config.stability_concurrency;
+    return stability;
+}
+
 void RegisterBackends(BackendRegistry& registry, const AppConfig& config, const ImageCodec& codec) {
     // BACKENDS: most capable first; "auto" takes the first available one that accepts the job.
     registry.Add(std::make_shared<classic::ClassicTransformer>());
+    // Remote and paid: after the local backends, so "auto" spends credits only on jobs that no
+    // local backend accepts. Registered without a key too, so /api/v1/backends can say why it is off.
+    registry.Add(std::make_shared<stability::StabilityTransformer>(StabilityConfigFrom(config), codec));
     // Face backends run only when a job names them: after classic, so "auto" never picks them.
     faces::FaceSwapConfig face_swap_config;
     face_swap_config.reference_face_path = config.reference_face;  // LABHOUSE_REFERENCE_FACE

@@ -2,6 +2,8 @@
 
 #include <set>
 
+#include "labhouse/app/backends.h"
+
 extern char** environ;
 
 namespace labhouse::app {
@@ -30,6 +32,7 @@ Status AppConfig::Validate() const {
     static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
     if (!kLevels.count(log_level)) return InvalidArgument("log level must be debug, info, warn or error");
     if (data_dir.empty()) return InvalidArgument("data dir must not be empty");
+    if (auto stability = StabilityConfigFrom(*this).Validate(); !stability) return stability.error();
     if (!database_url.empty() && database_url.rfind("sqlite:", 0) != 0) {
         if (UsesPostgres()) {
 #ifndef LABHOUSE_HAVE_POSTGRES
@@ -72,7 +75,10 @@ std::string AppConfig::ToString() const {
            " shutdown_grace_seconds=" + std::to_string(shutdown_grace_seconds) +
            " http_threads=" + std::to_string(http_threads) + " log_level=" + log_level +
            " reference_face=" + (reference_face.empty() ? "-" : reference_face) +
-           " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model);
+           " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model) +
+           " stability_api_key=" + (stability_api_key.empty() ? "<unset>" : "<set>") +
+           " stability_api_url=" + RedactUrl(stability_api_url) + " stability_engine=" + stability_engine +
+           " stability_concurrency=" + std::to_string(stability_concurrency);
 }
 
 void AddStorageOptions(CLI::App& command, AppConfig& c) {
@@ -125,6 +131,20 @@ void AddServeOptions(CLI::App& command, AppConfig& c) {
         ->envname("LABHOUSE_REFERENCE_FACE");
     command.add_option("--pix2pix-model", c.pix2pix_model, "Trained pix2pix generator for the pix2pix backend")
         ->envname("LABHOUSE_PIX2PIX_MODEL");
+    command.add_option("--stability-api-key", c.stability_api_key,
+                       "Stability AI API key; set the variable, not the flag (command lines are visible)")
+        ->envname("LABHOUSE_STABILITY_API_KEY");
+    command.add_option("--stability-api-url", c.stability_api_url, "Stability AI API base URL")
+        ->envname("LABHOUSE_STABILITY_API_URL")
+        ->capture_default_str();
+    command.add_option("--stability-engine", c.stability_engine,
+                       "Default Stability engine: stable-diffusion-xl-1024-v1-0, sd3.5-large, sd3.5-medium, ultra")
+        ->envname("LABHOUSE_STABILITY_ENGINE")
+        ->capture_default_str();
+    command.add_option("--stability-concurrency", c.stability_concurrency,
+                       "Stability jobs one process runs at once, on their own worker threads")
+        ->envname("LABHOUSE_STABILITY_CONCURRENCY")
+        ->capture_default_str();
 }
 
 Status CheckUnknownEnvironment(const CLI::App& command, const std::vector<std::string>& also_known) {

@@ -33,6 +33,10 @@ struct AppConfig {
     // Backends (each issue adds its own; keep secrets out of ToString).
     std::string reference_face;    // face-swap default reference image
     std::string pix2pix_model;     // pix2pix generator file
+    std::string stability_api_key;  // secret: shown only as <set>/<unset>
+    std::string stability_api_url = "https://api.stability.ai";
+    std::string stability_engine = "stable-diffusion-xl-1024-v1-0";
+    int stability_concurrency = 4;  // Stability jobs one process runs at once (own runner threads)
 
     Status Validate() const;
     std::string ToString() const;
