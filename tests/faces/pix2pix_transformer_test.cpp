@@ -114,8 +114,22 @@ TEST_F(Pix2PixTransformerTest, ReproducesTheDistilledSwapAndLeavesTheRestUntouch
     EXPECT_EQ(cv::countNonZero(changed), 0);
 }
 
-TEST_F(Pix2PixTransformerTest, LandscapeFailsWithNoFace) {
-    Pix2PixTransformer transformer({model_path_, {}, 16});
+// The remaining tests need a model file but not a trained one.
+std::string UntrainedModel(const testing::ScratchDir& dir) {
+    pix2pix::Pix2PixConfig config;
+    config.image_size = 32;
+    config.base_filters = 4;
+    config.depth = 5;
+    auto model = pix2pix::Pix2PixModel::Create(config);
+    EXPECT_TRUE(model);
+    const std::string path = (dir.path() / "untrained.pt").string();
+    EXPECT_TRUE(model->Save(path, false));
+    return path;
+}
+
+TEST(Pix2PixTransformerBasicsTest, LandscapeFailsWithNoFace) {
+    testing::ScratchDir dir;
+    Pix2PixTransformer transformer({UntrainedModel(dir), {}, 16});
     RecordingReporter reporter;
     const std::map<std::string, Image> none;
     const Image landscape = testing::SyntheticLandscape(480, 320);
@@ -124,16 +138,18 @@ TEST_F(Pix2PixTransformerTest, LandscapeFailsWithNoFace) {
     EXPECT_EQ(out.error().Name(), "NO_FACE");
 }
 
-TEST_F(Pix2PixTransformerTest, UnavailableWithAReasonWithoutAUsableModel) {
+TEST(Pix2PixTransformerBasicsTest, UnavailableWithAReasonWithoutAUsableModel) {
+    LABHOUSE_REQUIRE_PHOTO(kHopperPath);
+    testing::ScratchDir dir;
     Pix2PixTransformer unconfigured({});
     EXPECT_FALSE(unconfigured.Status().available);
     EXPECT_NE(unconfigured.Status().reason.find("LABHOUSE_PIX2PIX_MODEL"), std::string::npos);
 
-    Pix2PixTransformer missing({(scratch_->path() / "absent.pt").string(), {}, 16});
+    Pix2PixTransformer missing({(dir.path() / "absent.pt").string(), {}, 16});
     EXPECT_FALSE(missing.Status().available);
     EXPECT_NE(missing.Status().reason.find("not found"), std::string::npos);
 
-    const std::string junk = (scratch_->path() / "junk.pt").string();
+    const std::string junk = (dir.path() / "junk.pt").string();
     std::ofstream(junk) << "not a model";
     Pix2PixTransformer broken({junk, {}, 16});
     EXPECT_TRUE(broken.Status().available) << "a file that exists is only checked when loaded";
