@@ -132,20 +132,23 @@ void RedisEventBus::Publish(const JobEvent& event) {
     const std::string payload = EncodeEvent(event);
     std::lock_guard lock(publish_mutex_);
     const auto now = std::chrono::steady_clock::now();
-    if (!publisher_ || publisher_->broken()) {
-        publisher_.reset();
-        if (now < publish_retry_at_) return;
-        auto conn = RedisConnection::Connect(url_, options_.connect_timeout);
-        if (!conn) {
-            publish_retry_at_ = now + options_.retry_after;
-            return;
+    // Two tries: the connection may have died with a Redis restart; the second is a fresh one.
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        if (!publisher_ || publisher_->broken()) {
+            publisher_.reset();
+            if (now < publish_retry_at_) return;  // Redis is away: drop events instead of stalling workers
+            auto conn = RedisConnection::Connect(url_, options_.connect_timeout);
+            if (!conn) {
+                publish_retry_at_ = now + options_.retry_after;
+                return;
+            }
+            publisher_ = std::move(*conn);
         }
-        publisher_ = std::move(*conn);
+        if (publisher_->Command({"PUBLISH", options_.channel, payload})) return;
+        if (!publisher_->broken()) break;
     }
-    if (!publisher_->Command({"PUBLISH", options_.channel, payload})) {
-        publish_retry_at_ = now + options_.retry_after;
-        Log(LogLevel::kWarn, "event_publish_failed", {{"job_id", event.job_id}});
-    }
+    publish_retry_at_ = now + options_.retry_after;
+    Log(LogLevel::kWarn, "event_publish_failed", {{"job_id", event.job_id}});
 }
 
 void RedisEventBus::Deliver(const JobEvent& event) {

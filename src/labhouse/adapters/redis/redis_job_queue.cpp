@@ -84,15 +84,23 @@ Result<int> RedisJobQueue::EnsureGroup() {
 }
 
 void RedisJobQueue::Announce(const std::string& job_id) {
-    auto conn = Acquire();
-    if (!conn) {
-        Log(LogLevel::kWarn, "queue_announce_failed", {{"job_id", job_id}, {"message", conn.error().message}});
-        return;
+    // Two tries: a pooled connection may have died with a Redis restart; the second is a fresh one.
+    std::string failure;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+        auto conn = Acquire();
+        if (!conn) {
+            failure = conn.error().message;
+            break;
+        }
+        auto reply = (*conn)->Command({"XADD", options_.stream, "MAXLEN", "~",
+                                       std::to_string(options_.max_stream_length), "*", "job", job_id});
+        const bool broken = (*conn)->broken();
+        Return(std::move(*conn));
+        if (reply) return;
+        failure = reply.error().message;
+        if (!broken) break;
     }
-    auto reply = (*conn)->Command({"XADD", options_.stream, "MAXLEN", "~", std::to_string(options_.max_stream_length),
-                                   "*", "job", job_id});
-    if (!reply) Log(LogLevel::kWarn, "queue_announce_failed", {{"job_id", job_id}, {"message", reply.error().message}});
-    Return(std::move(*conn));
+    Log(LogLevel::kWarn, "queue_announce_failed", {{"job_id", job_id}, {"message", failure}});
 }
 
 std::optional<std::string> RedisJobQueue::Absorb(RedisConnection& conn, const RedisReply& entry) {
@@ -198,7 +206,7 @@ std::optional<std::string> RedisJobQueue::Wait(std::chrono::milliseconds timeout
             if (IsNoGroup(reply.error())) {
                 Return(std::move(*conn));
                 Log(LogLevel::kWarn, "queue_group_missing", {{"message", "Redis lost the stream; rebuilding"}});
-                if (auto rebuilt = EnsureGroup(); rebuilt && *rebuilt > 0) {
+                if (auto rebuilt = EnsureGroup(); rebuilt) {
                     Log(LogLevel::kWarn, "queue_rebuilt", {{"jobs", std::to_string(*rebuilt)}});
                 }
                 continue;

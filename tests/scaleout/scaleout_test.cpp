@@ -1,0 +1,191 @@
+// The scale-out deployment as separate processes on loopback: nginx -> 2 API nodes
+// (`labhouse serve --workers 0`) -> PostgreSQL + Redis <- 2 `labhouse worker` processes.
+// Each test builds its own cluster (fresh database, own Redis, own nginx). Skipped unless
+// LABHOUSE_TEST_PG_DSN and LABHOUSE_TEST_REDIS_URL are set (`make test` sets them).
+#include <signal.h>
+
+#include <atomic>
+#include <map>
+#include <mutex>
+#include <regex>
+#include <set>
+#include <thread>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "tests/e2e/e2e_helpers.h"
+#include "tests/scaleout/cluster.h"
+
+namespace labhouse::testing {
+namespace {
+
+using namespace std::chrono_literals;
+
+#define LABHOUSE_REQUIRE_SERVICES()                                                                  \
+    if (PgDsn().empty() || RedisUrl().empty())                                                     \
+    GTEST_SKIP() << "LABHOUSE_TEST_PG_DSN / LABHOUSE_TEST_REDIS_URL not set (scripts/test-services.sh start)"
+
+// One classic job; returns its id (empty on failure).
+std::string Submit(httplib::Client& client, const std::string& image, const std::string& style) {
+    auto res = client.Post("/api/v1/jobs", Form(image, {{"backend", "classic"}, {"style", style}}));
+    if (!res || res->status != 202) {
+        ADD_FAILURE() << "submit failed: " << (res ? std::to_string(res->status) + " " + res->body : "no response");
+        return {};
+    }
+    return Json(res).value("id", "");
+}
+
+// Counts "job_succeeded job_id=<id>" lines per job id across the given logs.
+std::map<std::string, int> SucceededCounts(const std::string& logs) {
+    std::map<std::string, int> counts;
+    static const std::regex kLine(R"(job_succeeded job_id=([0-9a-f]+))");
+    for (auto it = std::sregex_iterator(logs.begin(), logs.end(), kLine); it != std::sregex_iterator(); ++it) {
+        ++counts[(*it)[1]];
+    }
+    return counts;
+}
+
+std::string WorkerLogs(Cluster& cluster) {
+    std::string logs;
+    for (int i = 0; i < cluster.WorkerCount(); ++i) logs += cluster.Worker(i).Log();
+    return logs;
+}
+
+TEST(ScaleOut, TwoHundredJobsThroughNginxEachSucceedExactlyOnce) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    const std::string image = PngBytes(48, 32);
+    constexpr int kJobs = 200;
+    std::mutex mutex;
+    std::vector<std::string> ids;
+    std::vector<std::thread> clients;
+    for (int c = 0; c < 4; ++c) {
+        clients.emplace_back([&] {
+            auto client = cluster.Nginx();
+            for (int i = 0; i < kJobs / 4; ++i) {
+                std::string id = Submit(*client, image, "cartoon");
+                std::lock_guard lock(mutex);
+                ids.push_back(std::move(id));
+            }
+        });
+    }
+    for (auto& t : clients) t.join();
+    ASSERT_EQ(std::set<std::string>(ids.begin(), ids.end()).size(), static_cast<std::size_t>(kJobs));
+
+    auto client = cluster.Nginx();
+    for (const std::string& id : ids) {
+        auto job = WaitForJob(*client, id, Finished, 120s);
+        ASSERT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
+        EXPECT_EQ(job.value("attempts", 0), 1) << id;
+    }
+    const auto counts = SucceededCounts(WorkerLogs(cluster));
+    EXPECT_EQ(counts.size(), static_cast<std::size_t>(kJobs));
+    for (const auto& id : ids) EXPECT_EQ(counts.count(id) ? counts.at(id) : 0, 1) << "job " << id << " ran once";
+    int worker0 = static_cast<int>(SucceededCounts(cluster.Worker(0).Log()).size());
+    std::cout << "worker0 ran " << worker0 << " jobs, worker1 " << (kJobs - worker0) << "\n";
+    // Every result is readable through either node, with no shared volume.
+    auto result = cluster.Api(1)->Get(WaitForJob(*cluster.Api(0), ids.front(), Finished)["result"]["image_url"]
+                                          .get<std::string>());
+    ASSERT_TRUE(result);
+    EXPECT_EQ(result->status, 200);
+}
+
+TEST(ScaleOut, AKilledWorkersJobCompletesOnTheOther) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    auto client = cluster.Nginx();
+    // watercolor on 800x600 takes seconds: long enough to kill its worker mid-run.
+    const std::string id = Submit(*client, PngBytes(800, 600), "watercolor");
+    ASSERT_FALSE(id.empty());
+    int victim = -1;
+    for (int i = 0; i < 500 && victim < 0; ++i) {
+        victim = cluster.WorkerRunning(id);
+        if (victim < 0) std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_GE(victim, 0) << cluster.AllLogs();
+    ASSERT_EQ(WaitForJob(*client, id, [](const auto&) { return true; }).value("status", ""), "running")
+        << "the job must still be running when its worker dies";
+    cluster.Worker(victim).Kill();
+    auto job = WaitForJob(*client, id, Finished, 90s);
+    EXPECT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
+    EXPECT_EQ(job.value("attempts", 0), 2) << "the first attempt died with its worker";
+    const int survivor = 1 - victim;
+    EXPECT_NE(cluster.Worker(survivor).Log().find("job_succeeded job_id=" + id), std::string::npos)
+        << cluster.AllLogs();
+}
+
+TEST(ScaleOut, RedisRestartedWithoutItsDataLosesNoJob) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    // Workers paused: the first jobs exist only as queued rows and stream entries when Redis dies.
+    for (int i = 0; i < cluster.WorkerCount(); ++i) cluster.Worker(i).Signal(SIGSTOP);
+    auto client = cluster.Nginx();
+    const std::string image = PngBytes(48, 32);
+    std::vector<std::string> ids;
+    for (int i = 0; i < 20; ++i) ids.push_back(Submit(*client, image, "cartoon"));
+    ASSERT_TRUE(cluster.RestartRedisWiped()) << cluster.AllLogs();
+    for (int i = 0; i < 10; ++i) ids.push_back(Submit(*client, image, "pixel-art"));  // submitted after the wipe
+    for (int i = 0; i < cluster.WorkerCount(); ++i) cluster.Worker(i).Signal(SIGCONT);
+    for (const std::string& id : ids) {
+        ASSERT_FALSE(id.empty());
+        auto job = WaitForJob(*client, id, Finished, 90s);
+        ASSERT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
+    }
+    const auto counts = SucceededCounts(WorkerLogs(cluster));
+    for (const auto& id : ids) EXPECT_EQ(counts.count(id) ? counts.at(id) : 0, 1) << "job " << id << " ran once";
+    EXPECT_EQ(cluster.ApiLogs().find("queue_announce_failed"), std::string::npos)
+        << "API nodes reconnect to the new Redis at their next announcement" << cluster.ApiLogs();
+    EXPECT_NE(WorkerLogs(cluster).find("queue_rebuilt"), std::string::npos)
+        << "a worker noticed the lost stream and rebuilt it from the repository" << cluster.AllLogs();
+}
+
+TEST(ScaleOut, SseThroughNginxShowsAWorkersProgressAndCancelOnTheOtherNodeStopsIt) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    const std::string id = Submit(*cluster.Api(0), PngBytes(800, 600), "watercolor");
+    ASSERT_FALSE(id.empty());
+
+    std::mutex mutex;
+    std::string stream;
+    std::atomic<bool> ended{false};
+    std::thread reader([&] {
+        auto sse = cluster.Nginx();
+        sse->set_read_timeout(60, 0);
+        sse->Get(("/api/v1/jobs/" + id + "/events").c_str(), [&](const char* data, std::size_t size) {
+            std::lock_guard lock(mutex);
+            stream.append(data, size);
+            return true;
+        });
+        ended = true;
+    });
+    auto seen = [&](const std::string& needle) {
+        std::lock_guard lock(mutex);
+        return stream.find(needle) != std::string::npos;
+    };
+    // A progress event of the running job, published by a worker process, arrives through nginx.
+    const auto deadline = std::chrono::steady_clock::now() + 30s;
+    while (!seen("\"stage\":\"effect\"") && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(10ms);
+    ASSERT_TRUE(seen("\"stage\":\"effect\"")) << stream << cluster.AllLogs();
+    EXPECT_TRUE(seen("event: progress"));
+
+    auto cancel = cluster.Api(1)->Post(("/api/v1/jobs/" + id + "/cancel").c_str());
+    ASSERT_TRUE(cancel);
+    EXPECT_LT(cancel->status, 300) << cancel->body;
+    auto job = WaitForJob(*cluster.Api(0), id, Finished, 60s);
+    EXPECT_EQ(job.value("status", ""), "canceled") << job.dump() << cluster.AllLogs();
+    const auto end = std::chrono::steady_clock::now() + 20s;
+    while (!ended && std::chrono::steady_clock::now() < end) std::this_thread::sleep_for(10ms);
+    EXPECT_TRUE(ended.load()) << "the stream closes when the job ends";
+    EXPECT_TRUE(seen("event: done"));
+    EXPECT_TRUE(seen("canceled")) << stream;
+    reader.join();
+    EXPECT_NE(WorkerLogs(cluster).find("job_canceled"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace labhouse::testing
