@@ -1,9 +1,9 @@
 // The catalog and the resolution of pull requests.
+#include "labhouse/models/catalog.h"
+
 #include <gtest/gtest.h>
 
 #include <set>
-
-#include "labhouse/models/catalog.h"
 
 namespace labhouse::models {
 namespace {
@@ -20,7 +20,7 @@ TEST(ModelCatalogTest, SdxlTurboDefaultsToFp16WithItsTokenizer) {
     EXPECT_EQ(spec->repo, "stabilityai/sdxl-turbo");
     EXPECT_EQ(spec->dtype, "fp16");
     EXPECT_EQ(Paths(*spec), (std::vector<std::string>{"sd_xl_turbo_1.0_fp16.safetensors", "tokenizer/vocab.json",
-                                                       "tokenizer/merges.txt"}));
+                                                      "tokenizer/merges.txt"}));
     EXPECT_EQ(spec->install_dir, "sdxl-turbo");
 }
 

@@ -4,9 +4,8 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "labhouse/models/cli/models_commands.h"
 #include "labhouse/models/cli/progress_bar.h"

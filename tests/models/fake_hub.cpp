@@ -129,7 +129,8 @@ void FakeHub::Register() {
         res.set_header("X-Linked-Etag", "\"" + sha + "\"");
         res.set_header("X-Linked-Size", std::to_string(size));
         res.set_header("ETag", "\"" + sha + "\"");
-        res.set_header("Location", "http://localhost:" + std::to_string(port_) + "/cdn/" + std::to_string(entry->second));
+        res.set_header("Location",
+                       "http://localhost:" + std::to_string(port_) + "/cdn/" + std::to_string(entry->second));
     });
 
     server_->Get(R"(/cdn/(\d+))", [this](const httplib::Request& req, httplib::Response& res) {
@@ -170,7 +171,8 @@ void FakeHub::Register() {
             // Chunked, status forced to 200: the whole file whatever the Range said.
             res.status = 200;
             res.set_chunked_content_provider(
-                "application/octet-stream", [provider, body, offset = std::size_t{0}](std::size_t, httplib::DataSink& sink) mutable {
+                "application/octet-stream",
+                [provider, body, offset = std::size_t{0}](std::size_t, httplib::DataSink& sink) mutable {
                     if (offset >= body->size()) {
                         sink.done();
                         return true;

@@ -45,7 +45,7 @@ struct FakeFile {
     // Observations.
     std::int64_t served_bytes = 0;
     int cdn_requests = 0;
-    int probes = 0;  // resolve requests (HEAD or GET) for this file
+    int probes = 0;                   // resolve requests (HEAD or GET) for this file
     std::vector<std::string> ranges;  // the Range header of each CDN request ("" = none)
 };
 
@@ -74,7 +74,7 @@ public:
 
 private:
     struct Repo {
-        std::string token;  // "" = public
+        std::string token;                 // "" = public
         std::map<std::string, int> files;  // path -> id
     };
     void Register();

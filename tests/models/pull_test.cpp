@@ -1,5 +1,7 @@
 // PullModel against the fake hub: full pull, resume, verification, hub errors, disk space, token
 // hygiene.
+#include "labhouse/models/pull.h"
+
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
@@ -10,7 +12,6 @@
 
 #include "labhouse/core/base/log.h"
 #include "labhouse/models/manifest.h"
-#include "labhouse/models/pull.h"
 #include "tests/models/fake_hub.h"
 #include "tests/models/test_util.h"
 

@@ -112,7 +112,8 @@ TEST_F(ModelStoreTest, VerifyOfSomethingNotInstalledIsNotFound) {
     auto reports = VerifyInstalled(dir_.str(), "taesdxl");
     ASSERT_FALSE(reports.has_value());
     EXPECT_EQ(reports.error().code, ErrorCode::kNotFound);
-    EXPECT_NE(reports.error().message.find("installed: sdxl-turbo (fp16)"), std::string::npos) << reports.error().message;
+    EXPECT_NE(reports.error().message.find("installed: sdxl-turbo (fp16)"), std::string::npos)
+        << reports.error().message;
 }
 
 TEST_F(ModelStoreTest, RemoveDeletesFilesDirsAndTheEntry) {

@@ -10,7 +10,9 @@ namespace {
 // 4.2: "SDXL repo tokenizer/ and tokenizer_2/"; the two differ only in pad_token, which lives in
 // tokenizer_config.json, so one vocab.json + merges.txt serves both encoders). They are small
 // non-LFS files: the hub's ETag is their git blob id, which pull checks.
-std::vector<CatalogFile> SdxlRepoTokenizer() { return {{"tokenizer/vocab.json", -1, ""}, {"tokenizer/merges.txt", -1, ""}}; }
+std::vector<CatalogFile> SdxlRepoTokenizer() {
+    return {{"tokenizer/vocab.json", -1, ""}, {"tokenizer/merges.txt", -1, ""}};
+}
 
 std::vector<CatalogFile> With(std::vector<CatalogFile> files, const std::vector<CatalogFile>& more) {
     files.insert(files.end(), more.begin(), more.end());
@@ -23,50 +25,50 @@ std::vector<CatalogEntry> BuildCatalog() {
     // stabilityai/sdxl-turbo: single-file checkpoints in Stability's (sgm) layout, the layout the
     // native engine loads. Sizes per sdxl-reference.md section 0 are rounded ("6.94 GB", "13.9 GB"),
     // so they are not pinned here; the hub's X-Linked-Size and X-Linked-Etag are used.
-    catalog.push_back({"sdxl-turbo",
-                       "stabilityai/sdxl-turbo",
-                       "checkpoint",
-                       "SDXL-Turbo 1.0: 1-4 step SDXL distillation, 512x512, no CFG",
-                       "sdxl-turbo",
-                       {{"fp16",
-                         With({{"sd_xl_turbo_1.0_fp16.safetensors", -1, ""}}, SdxlRepoTokenizer()),
-                         {"sdxl"},
-                         "6.9 GB; for GPUs and to halve disk and download; the CPU engine converts to fp32 as it loads"},
-                        {"fp32",
-                         With({{"sd_xl_turbo_1.0.safetensors", -1, ""}}, SdxlRepoTokenizer()),
-                         {"sdxl"},
-                         "13.9 GB; full precision"}}});
+    catalog.push_back(
+        {"sdxl-turbo",
+         "stabilityai/sdxl-turbo",
+         "checkpoint",
+         "SDXL-Turbo 1.0: 1-4 step SDXL distillation, 512x512, no CFG",
+         "sdxl-turbo",
+         {{"fp16",
+           With({{"sd_xl_turbo_1.0_fp16.safetensors", -1, ""}}, SdxlRepoTokenizer()),
+           {"sdxl"},
+           "6.9 GB; for GPUs and to halve disk and download; the CPU engine converts to fp32 as it loads"},
+          {"fp32",
+           With({{"sd_xl_turbo_1.0.safetensors", -1, ""}}, SdxlRepoTokenizer()),
+           {"sdxl"},
+           "13.9 GB; full precision"}}});
 
     // stabilityai/stable-diffusion-xl-base-1.0. The single-file checkpoint is stored in fp16; its
     // size and SHA-256 are cited in sdxl-reference.md section 1 ([S HF]). The repository has no
     // fp32 single file: fp32 weights exist only in its diffusers folder layout (unet/,
     // text_encoder/, text_encoder_2/, vae/), which the native engine does not load yet.
-    catalog.push_back(
-        {"sdxl-base-1.0",
-         "stabilityai/stable-diffusion-xl-base-1.0",
-         "checkpoint",
-         "SDXL base 1.0: 1024x1024, ~25 steps with CFG",
-         "sdxl-base-1.0",
-         {{"fp16",
-           With({{"sd_xl_base_1.0.safetensors", 6'938'078'334,
-                  "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b"}},
-                SdxlRepoTokenizer()),
-           {"sdxl"},
-           "6.9 GB single file (fp16 storage; the CPU engine converts to fp32 as it loads)"},
-          {"fp32",
-           With({{"model_index.json", -1, ""},
-                 {"unet/config.json", -1, ""},
-                 {"unet/diffusion_pytorch_model.safetensors", -1, ""},
-                 {"text_encoder/config.json", -1, ""},
-                 {"text_encoder/model.safetensors", -1, ""},
-                 {"text_encoder_2/config.json", -1, ""},
-                 {"text_encoder_2/model.safetensors", -1, ""},
-                 {"vae/config.json", -1, ""},
-                 {"vae/diffusion_pytorch_model.safetensors", -1, ""},
-                 {"scheduler/scheduler_config.json", -1, ""}},
-                SdxlRepoTokenizer()),
-           {},
-           "~14 GB diffusers folder layout; not loadable by the native engine yet (use fp16)"}}});
+    catalog.push_back({"sdxl-base-1.0",
+                       "stabilityai/stable-diffusion-xl-base-1.0",
+                       "checkpoint",
+                       "SDXL base 1.0: 1024x1024, ~25 steps with CFG",
+                       "sdxl-base-1.0",
+                       {{"fp16",
+                         With({{"sd_xl_base_1.0.safetensors", 6'938'078'334,
+                                "31e35c80fc4829d14f90153f4c74cd59c90b779f6afe05a74cd6120b893f7e5b"}},
+                              SdxlRepoTokenizer()),
+                         {"sdxl"},
+                         "6.9 GB single file (fp16 storage; the CPU engine converts to fp32 as it loads)"},
+                        {"fp32",
+                         With({{"model_index.json", -1, ""},
+                               {"unet/config.json", -1, ""},
+                               {"unet/diffusion_pytorch_model.safetensors", -1, ""},
+                               {"text_encoder/config.json", -1, ""},
+                               {"text_encoder/model.safetensors", -1, ""},
+                               {"text_encoder_2/config.json", -1, ""},
+                               {"text_encoder_2/model.safetensors", -1, ""},
+                               {"vae/config.json", -1, ""},
+                               {"vae/diffusion_pytorch_model.safetensors", -1, ""},
+                               {"scheduler/scheduler_config.json", -1, ""}},
+                              SdxlRepoTokenizer()),
+                         {},
+                         "~14 GB diffusers folder layout; not loadable by the native engine yet (use fp16)"}}});
 
     // madebyollin/sdxl-vae-fp16-fix: the SDXL VAE fine-tuned so its activations stay in fp16
     // range (sdxl-reference.md 5.3). sdxl_vae.safetensors is its single-file form.
@@ -113,9 +115,12 @@ bool IsRepoId(const std::string& name) {
     const auto slash = name.find('/');
     if (slash == std::string::npos || slash == 0 || slash + 1 == name.size()) return false;
     if (name.find('/', slash + 1) != std::string::npos) return false;
-    return std::all_of(name.begin(), name.end(), [](char c) {
-        return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' || c == '/';
-    }) && IsSafeRelativePath(name);
+    return std::all_of(name.begin(), name.end(),
+                       [](char c) {
+                           return std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_' || c == '.' ||
+                                  c == '/';
+                       }) &&
+           IsSafeRelativePath(name);
 }
 
 }  // namespace
@@ -177,7 +182,7 @@ Result<ModelSpec> ResolvePullRequest(const PullRequest& request) {
             for (const auto& variant : entry->variants) have += (have.empty() ? "" : ", ") + variant.dtype;
             return InvalidArgument(entry->name + " has no " + wanted + " variant (available: " + have + ")");
         }
-        return ModelSpec{entry->name, entry->repo,     request.revision, chosen->dtype, entry->role,
+        return ModelSpec{entry->name,        entry->repo,   request.revision, chosen->dtype, entry->role,
                          entry->install_dir, chosen->files, chosen->backends, chosen->note};
     }
     if (!IsRepoId(request.name)) {
@@ -193,7 +198,8 @@ Result<ModelSpec> ResolvePullRequest(const PullRequest& request) {
     spec.revision = request.revision;
     spec.dtype = request.dtype.empty() ? "any" : request.dtype;
     spec.role = "files";
-    spec.install_dir = request.name.substr(0, request.name.find('/')) + "--" + request.name.substr(request.name.find('/') + 1);
+    spec.install_dir =
+        request.name.substr(0, request.name.find('/')) + "--" + request.name.substr(request.name.find('/') + 1);
     for (const auto& file : request.files) {
         if (!IsSafeRelativePath(file)) return InvalidArgument("unsafe file path '" + file + "'");
         spec.files.push_back({file, -1, ""});

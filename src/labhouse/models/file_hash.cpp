@@ -61,9 +61,9 @@ Result<std::string> GitBlobSha1OfFile(const std::string& path) {
     if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha1(), nullptr) != 1) return Internal("SHA-1 unavailable");
     const std::string header = "blob " + std::to_string(size) + std::string(1, '\0');
     EVP_DigestUpdate(ctx.get(), header.data(), header.size());
-    LABHOUSE_RETURN_IF_ERROR(ReadChunks(
-        path, static_cast<std::int64_t>(size),
-        [&ctx](const char* data, std::size_t n) { EVP_DigestUpdate(ctx.get(), data, n); }, {}));
+    LABHOUSE_RETURN_IF_ERROR(
+        ReadChunks(path, static_cast<std::int64_t>(size),
+                   [&ctx](const char* data, std::size_t n) { EVP_DigestUpdate(ctx.get(), data, n); }, {}));
     unsigned char digest[EVP_MAX_MD_SIZE];
     unsigned int digest_size = 0;
     EVP_DigestFinal_ex(ctx.get(), digest, &digest_size);

@@ -14,7 +14,7 @@
 namespace labhouse::models {
 namespace {
 
-constexpr int kMaxHubRedirects = 5;         // same-host redirects (renamed repos, revision aliases)
+constexpr int kMaxHubRedirects = 5;          // same-host redirects (renamed repos, revision aliases)
 constexpr std::size_t kMaxErrorBody = 4096;  // what we keep of an error response's body
 
 void GlobalInitOnce() {
@@ -42,9 +42,8 @@ std::string NormalizeEtag(std::string etag) {
 }
 
 bool IsLowerHex(const std::string& s, std::size_t length) {
-    return s.size() == length && std::all_of(s.begin(), s.end(), [](char c) {
-               return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
-           });
+    return s.size() == length &&
+           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::int64_t ParseSize(const std::string& value) {
@@ -68,7 +67,8 @@ bool SplitUrl(const std::string& url, UrlParts& parts) {
     const auto start = colon + 3;
     const auto end = std::min(url.find_first_of("/?#", start), url.size());
     parts.authority = url.substr(start, end - start);
-    if (const auto at = parts.authority.rfind('@'); at != std::string::npos) parts.authority = parts.authority.substr(at + 1);
+    if (const auto at = parts.authority.rfind('@'); at != std::string::npos)
+        parts.authority = parts.authority.substr(at + 1);
     parts.rest = url.substr(end);
     return !parts.authority.empty();
 }
@@ -159,8 +159,9 @@ Error HttpError(long status, const RemoteFile& file, const std::string& error_co
                                   ": HF_TOKEN was rejected (check the token; or the repo does not exist)");
     }
     if (status == 403) {
-        return FailedPrecondition("403 Forbidden for " + where + ": accept the model's terms at " + config.endpoint + "/" +
-                                  file.repo + (config.token.empty() ? " and set HF_TOKEN" : " with the account of HF_TOKEN"));
+        return FailedPrecondition("403 Forbidden for " + where + ": accept the model's terms at " + config.endpoint +
+                                  "/" + file.repo +
+                                  (config.token.empty() ? " and set HF_TOKEN" : " with the account of HF_TOKEN"));
     }
     if (status == 404) {
         if (error_code == "RepoNotFound") return NotFound("repository " + file.repo + " not found (404)");
@@ -192,7 +193,9 @@ std::string EncodePath(const std::string& path) {
     return out;
 }
 
-bool IsRedirect(long status) { return status == 301 || status == 302 || status == 303 || status == 307 || status == 308; }
+bool IsRedirect(long status) {
+    return status == 301 || status == 302 || status == 303 || status == 307 || status == 308;
+}
 
 // Streams a GET body to a FetchSink; keeps the body of an error response instead.
 struct FetchState {

@@ -22,7 +22,7 @@ namespace labhouse::models {
 
 struct HubConfig {
     std::string endpoint = "https://huggingface.co";  // HF_ENDPOINT; no trailing slash
-    std::string token;                                 // HF_TOKEN; empty = anonymous
+    std::string token;                                // HF_TOKEN; empty = anonymous
     std::string user_agent = "labhouse/0.1";
     long connect_timeout_s = 30;
     // A transfer slower than 1 KiB/s for this long is abandoned (and retried by the puller).

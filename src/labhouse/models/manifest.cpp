@@ -6,9 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace labhouse::models {
 namespace {
@@ -27,11 +26,18 @@ namespace fs = std::filesystem;
 nlohmann::json ToJson(const InstalledModel& model, const fs::path& root) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& file : model.files) {
-        files.push_back({{"path", file.path}, {"size", file.size}, {"sha256", file.sha256}, {"verified_by", file.verified_by}});
+        files.push_back(
+            {{"path", file.path}, {"size", file.size}, {"sha256", file.sha256}, {"verified_by", file.verified_by}});
     }
-    return {{"name", model.name},       {"repo", model.repo},     {"revision", model.revision},
-            {"commit", model.commit},   {"dtype", model.dtype},   {"role", model.role},
-            {"dir", RelativeDir(model.dir, root)}, {"backends", model.backends}, {"files", files},
+    return {{"name", model.name},
+            {"repo", model.repo},
+            {"revision", model.revision},
+            {"commit", model.commit},
+            {"dtype", model.dtype},
+            {"role", model.role},
+            {"dir", RelativeDir(model.dir, root)},
+            {"backends", model.backends},
+            {"files", files},
             {"installed_at_ms", model.installed_at_ms}};
 }
 

@@ -19,7 +19,8 @@ bool Matches(const InstalledModel& model, const std::string& name, const std::st
 
 Error NoneInstalled(const std::vector<InstalledModel>& models, const std::string& name, const std::string& dtype) {
     std::string installed;
-    for (const auto& model : models) installed += (installed.empty() ? "" : ", ") + model.name + " (" + model.dtype + ")";
+    for (const auto& model : models)
+        installed += (installed.empty() ? "" : ", ") + model.name + " (" + model.dtype + ")";
     return NotFound("no installed model " + name + (dtype.empty() ? "" : " (" + dtype + ")") +
                     (installed.empty() ? "; nothing is installed" : "; installed: " + installed));
 }
@@ -52,7 +53,8 @@ Result<std::vector<VerifyReport>> VerifyInstalled(const std::string& models_dir,
             std::error_code ec;
             if (!fs::is_regular_file(path, ec)) {
                 check.problem = "missing";
-            } else if (check.actual_size = static_cast<std::int64_t>(fs::file_size(path, ec)); check.actual_size != file.size) {
+            } else if (check.actual_size = static_cast<std::int64_t>(fs::file_size(path, ec));
+                       check.actual_size != file.size) {
                 check.problem = "size";
             } else {
                 auto sha = Sha256OfFile(path.string(), [&](std::int64_t done) {
@@ -99,9 +101,8 @@ Result<std::vector<InstalledModel>> RemoveInstalled(const std::string& models_di
                 fs::remove(path.string() + ".sha256", ec);  // the sdxl backend's hash cache beside a checkpoint
                 RemoveEmptyDirs(path.parent_path(), dir);
             }
-            const bool dir_still_used = std::any_of(kept.begin(), kept.end(), [&](const InstalledModel& other) {
-                return other.dir == model.dir;
-            });
+            const bool dir_still_used = std::any_of(
+                kept.begin(), kept.end(), [&](const InstalledModel& other) { return other.dir == model.dir; });
             if (!dir_still_used) {
                 std::error_code ec;
                 fs::remove(dir / ".pull.lock", ec);
@@ -138,7 +139,8 @@ Result<std::string> FindInstalledFile(const std::string& models_dir, const std::
         if (model.name != name || model.files.empty()) continue;
         if (best == nullptr || (!dtype.empty() && model.dtype == dtype && best->dtype != dtype)) best = &model;
     }
-    const std::string fix = "labhouse models pull " + name + (dtype.empty() || dtype == "any" ? "" : " --dtype " + dtype);
+    const std::string fix =
+        "labhouse models pull " + name + (dtype.empty() || dtype == "any" ? "" : " --dtype " + dtype);
     if (best == nullptr) return NotFound(name + " is not installed in " + models_dir + ": run `" + fix + "`");
     const InstalledModelFile* main = &best->files.front();
     for (const auto& file : best->files) {

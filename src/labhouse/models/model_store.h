@@ -22,8 +22,8 @@ struct FileCheck {
     std::int64_t expected_size = 0;
     std::int64_t actual_size = -1;  // -1 = missing
     std::string expected_sha256;
-    std::string actual_sha256;      // empty when not hashed (missing or wrong size)
-    std::string problem;            // "" (intact), "missing", "size" or "checksum"
+    std::string actual_sha256;  // empty when not hashed (missing or wrong size)
+    std::string problem;        // "" (intact), "missing", "size" or "checksum"
 };
 
 struct VerifyReport {

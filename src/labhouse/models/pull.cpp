@@ -10,10 +10,9 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <thread>
-
-#include <nlohmann/json.hpp>
 
 #include "labhouse/core/base/log.h"
 #include "labhouse/core/base/sha256.h"
@@ -181,7 +180,8 @@ public:
         if (limit_ >= 0 && done_ + static_cast<std::int64_t>(size) > limit_) {
             return Unavailable("the server sent more bytes than the file's advertised size");
         }
-        if (std::fwrite(data, 1, size, file_) != size) return ResourceExhausted("cannot write the download (disk full?)");
+        if (std::fwrite(data, 1, size, file_) != size)
+            return ResourceExhausted("cannot write the download (disk full?)");
         hasher_.Update(data, size);
         done_ += static_cast<std::int64_t>(size);
         received_ += static_cast<std::int64_t>(size);
@@ -246,7 +246,8 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
         Log(LogLevel::kInfo, "model_download_resumed",
             {{"file", plan.wanted.path}, {"from_bytes", std::to_string(plan.resume_from)}});
     }
-    std::unique_ptr<std::FILE, FileCloser> file(std::fopen(plan.partial_path.c_str(), plan.resume_from > 0 ? "ab" : "wb"));
+    std::unique_ptr<std::FILE, FileCloser> file(
+        std::fopen(plan.partial_path.c_str(), plan.resume_from > 0 ? "ab" : "wb"));
     if (!file) return Unavailable("cannot write " + plan.partial_path.string());
 
     const auto started = std::chrono::steady_clock::now();
@@ -272,11 +273,15 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
         if (fetched) break;
         if (fetched.error().code != ErrorCode::kUnavailable || attempt >= options.max_attempts) {
             std::string message = fetched.error().message;
-            if (done > 0) message += " (" + HumanBytes(done) + " kept in " + plan.partial_path.string() + "; run again to resume)";
+            if (done > 0)
+                message +=
+                    " (" + HumanBytes(done) + " kept in " + plan.partial_path.string() + "; run again to resume)";
             return Error{fetched.error().code, message, {}};
         }
         Log(LogLevel::kWarn, "model_download_retry",
-            {{"file", plan.wanted.path}, {"attempt", std::to_string(attempt)}, {"resume_from", std::to_string(done)},
+            {{"file", plan.wanted.path},
+             {"attempt", std::to_string(attempt)},
+             {"resume_from", std::to_string(done)},
              {"error", fetched.error().message}});
         std::this_thread::sleep_for(std::min<std::chrono::milliseconds>(backoff, kMaxBackoff));
         backoff *= 2;
@@ -284,7 +289,8 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
         // reachable either, the next attempt still tries the old one.
         if (auto fresh = hub.Probe(remote.repo, remote.revision, remote.path)) {
             if (fresh->sha256 != remote.sha256 || fresh->git_sha1 != remote.git_sha1 || fresh->size != remote.size) {
-                return FailedPrecondition("'" + plan.wanted.path + "' changed on the hub during the download; run the "
+                return FailedPrecondition("'" + plan.wanted.path +
+                                          "' changed on the hub during the download; run the "
                                           "command again to fetch the new version");
             }
             remote = *fresh;
@@ -313,7 +319,10 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
     progress.finished = true;
     if (on_progress) on_progress(progress);
     Log(LogLevel::kInfo, "model_file_installed",
-        {{"file", plan.wanted.path}, {"bytes", std::to_string(done)}, {"sha256", sha256}, {"verified_by", verified_by}});
+        {{"file", plan.wanted.path},
+         {"bytes", std::to_string(done)},
+         {"sha256", sha256},
+         {"verified_by", verified_by}});
     return InstalledModelFile{plan.wanted.path, done, sha256, verified_by};
 }
 
@@ -376,12 +385,16 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
                                  " headroom), " + HumanBytes(free_bytes) + " free");
     }
     Log(LogLevel::kInfo, "model_pull_started",
-        {{"model", spec.name}, {"repo", spec.repo}, {"revision", spec.revision}, {"dtype", spec.dtype},
-         {"files", std::to_string(plans.size())}, {"bytes_to_fetch", std::to_string(needed)},
+        {{"model", spec.name},
+         {"repo", spec.repo},
+         {"revision", spec.revision},
+         {"dtype", spec.dtype},
+         {"files", std::to_string(plans.size())},
+         {"bytes_to_fetch", std::to_string(needed)},
          {"auth", hub.config().token.empty() ? "none" : "token"}});
 
-    InstalledModel model{spec.name, spec.repo, spec.revision, "", spec.dtype, spec.role, dir.string(),
-                         spec.backends, {}, 0};
+    InstalledModel model{spec.name, spec.repo,    spec.revision, "", spec.dtype,
+                         spec.role, dir.string(), spec.backends, {}, 0};
     for (std::size_t i = 0; i < plans.size(); ++i) {
         const FilePlan& plan = plans[i];
         if (model.commit.empty()) model.commit = plan.remote.commit;
@@ -397,7 +410,8 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
             model.files.push_back(plan.installed);
             continue;
         }
-        LABHOUSE_ASSIGN_OR_RETURN(InstalledModelFile installed, DownloadFile(plan, hub, options, file_progress, progress));
+        LABHOUSE_ASSIGN_OR_RETURN(InstalledModelFile installed,
+                                  DownloadFile(plan, hub, options, file_progress, progress));
         model.files.push_back(std::move(installed));
     }
     model.installed_at_ms = NowMs();
@@ -406,7 +420,10 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
         return OkStatus();
     }));
     Log(LogLevel::kInfo, "model_installed",
-        {{"model", spec.name}, {"dtype", spec.dtype}, {"dir", dir.string()}, {"bytes", std::to_string(model.TotalBytes())}});
+        {{"model", spec.name},
+         {"dtype", spec.dtype},
+         {"dir", dir.string()},
+         {"bytes", std::to_string(model.TotalBytes())}});
     return model;
 }
 

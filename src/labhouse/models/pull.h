@@ -23,11 +23,11 @@
 namespace labhouse::models {
 
 struct PullProgress {
-    std::string file;         // repository path of the file being fetched
-    int file_index = 0;       // 1-based
+    std::string file;    // repository path of the file being fetched
+    int file_index = 0;  // 1-based
     int file_count = 0;
-    std::int64_t done = 0;    // bytes of this file on disk (including resumed ones)
-    std::int64_t total = -1;  // -1 = unknown
+    std::int64_t done = 0;           // bytes of this file on disk (including resumed ones)
+    std::int64_t total = -1;         // -1 = unknown
     std::int64_t session_bytes = 0;  // bytes received in this run, for the rate
     double seconds = 0;              // since this file's transfer started in this run
     bool finished = false;           // the file is complete and verified

@@ -8,8 +8,10 @@ namespace {
 nlohmann::json ModelToJson(const InstalledModel& model) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& file : model.files) {
-        files.push_back(
-            {{"path", file.path}, {"size_bytes", file.size}, {"sha256", file.sha256}, {"verified_by", file.verified_by}});
+        files.push_back({{"path", file.path},
+                         {"size_bytes", file.size},
+                         {"sha256", file.sha256},
+                         {"verified_by", file.verified_by}});
     }
     return {{"name", model.name},
             {"repo", model.repo},

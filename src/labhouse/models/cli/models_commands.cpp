@@ -9,7 +9,6 @@
 #include <filesystem>
 #include <iostream>
 #include <memory>
-
 #include <nlohmann/json.hpp>
 
 #include "labhouse/core/base/log.h"
@@ -113,7 +112,8 @@ void RunPull(const ModelsArgs& args) {
     if (!spec->note.empty()) std::cout << "note: " << spec->note << "\n";
     if (installed->role == "checkpoint" && !installed->backends.empty()) {
         if (const InstalledModelFile* main = MainFile(*installed)) {
-            std::cout << "try: labhouse transform --model " << (std::filesystem::path(installed->dir) / main->path).string()
+            std::cout << "try: labhouse transform --model "
+                      << (std::filesystem::path(installed->dir) / main->path).string()
                       << " --input photo.jpg --prompt \"a watercolor painting\" --out out.png\n";
         }
     }
@@ -124,9 +124,17 @@ nlohmann::json ModelJson(const InstalledModel& model) {
     for (const auto& f : model.files) {
         files.push_back({{"path", f.path}, {"size", f.size}, {"sha256", f.sha256}, {"verified_by", f.verified_by}});
     }
-    return {{"name", model.name},     {"repo", model.repo},   {"revision", model.revision}, {"commit", model.commit},
-            {"dtype", model.dtype},   {"role", model.role},   {"dir", model.dir},           {"size", model.TotalBytes()},
-            {"backends", model.backends}, {"files", files}, {"installed_at_ms", model.installed_at_ms}};
+    return {{"name", model.name},
+            {"repo", model.repo},
+            {"revision", model.revision},
+            {"commit", model.commit},
+            {"dtype", model.dtype},
+            {"role", model.role},
+            {"dir", model.dir},
+            {"size", model.TotalBytes()},
+            {"backends", model.backends},
+            {"files", files},
+            {"installed_at_ms", model.installed_at_ms}};
 }
 
 void PrintCatalog(bool json) {
@@ -135,8 +143,13 @@ void PrintCatalog(bool json) {
         for (const auto& variant : entry.variants) {
             std::vector<std::string> paths;
             for (const auto& file : variant.files) paths.push_back(file.path);
-            list.push_back({{"name", entry.name}, {"repo", entry.repo}, {"dtype", variant.dtype}, {"role", entry.role},
-                            {"files", paths}, {"backends", variant.backends}, {"note", variant.note},
+            list.push_back({{"name", entry.name},
+                            {"repo", entry.repo},
+                            {"dtype", variant.dtype},
+                            {"role", entry.role},
+                            {"files", paths},
+                            {"backends", variant.backends},
+                            {"note", variant.note},
                             {"pull", PullCommandFor(entry.name, variant.dtype)}});
             if (json) continue;
             std::printf("%-18s %-5s %-12s %-42s %s\n", entry.name.c_str(), variant.dtype.c_str(), entry.role.c_str(),
@@ -154,7 +167,8 @@ void RunList(const ModelsArgs& args) {
     if (args.json) {
         nlohmann::json list = nlohmann::json::array();
         for (const auto& model : *models) list.push_back(ModelJson(model));
-        std::cout << nlohmann::json{{"models_dir", std::filesystem::absolute(args.ModelsDir()).string()}, {"models", list}}
+        std::cout << nlohmann::json{{"models_dir", std::filesystem::absolute(args.ModelsDir()).string()},
+                                    {"models", list}}
                          .dump(2)
                   << "\n";
         return;
@@ -169,7 +183,8 @@ void RunList(const ModelsArgs& args) {
         const std::string sha = main != nullptr ? main->sha256.substr(0, 16) : "-";
         const std::string path = main != nullptr ? (std::filesystem::path(model.dir) / main->path).string() : model.dir;
         std::printf("%-28s %-5s %10s  %-16s %-10s %s\n", model.name.c_str(), model.dtype.c_str(),
-                    FormatBytes(model.TotalBytes()).c_str(), sha.c_str(), Join(model.backends, "-").c_str(), path.c_str());
+                    FormatBytes(model.TotalBytes()).c_str(), sha.c_str(), Join(model.backends, "-").c_str(),
+                    path.c_str());
     }
 }
 
@@ -188,20 +203,20 @@ void RunVerify(const ModelsArgs& args) {
     ProgressBar bar(stderr, ::isatty(STDERR_FILENO) == 1);
     auto started = std::chrono::steady_clock::now();
     std::string current;
-    auto reports = VerifyInstalled(args.ModelsDir(), args.name, args.dtype,
-                                   [&](const std::string& file, std::int64_t done, std::int64_t total) {
-                                       if (file != current) {
-                                           current = file;
-                                           started = std::chrono::steady_clock::now();
-                                       }
-                                       PullProgress p;
-                                       p.file = "hashing " + file;
-                                       p.file_index = p.file_count = 1;
-                                       p.done = p.session_bytes = done;
-                                       p.total = total;
-                                       p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
-                                       bar.Update(p);
-                                   });
+    auto reports = VerifyInstalled(
+        args.ModelsDir(), args.name, args.dtype, [&](const std::string& file, std::int64_t done, std::int64_t total) {
+            if (file != current) {
+                current = file;
+                started = std::chrono::steady_clock::now();
+            }
+            PullProgress p;
+            p.file = "hashing " + file;
+            p.file_index = p.file_count = 1;
+            p.done = p.session_bytes = done;
+            p.total = total;
+            p.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+            bar.Update(p);
+        });
     bar.BreakLine();
     if (!reports) Fail("verify", reports.error());
     bool all_ok = true;
@@ -258,7 +273,8 @@ CLI::App* AddModelsCommands(CLI::App& app) {
     models->fallthrough();
 
     CLI::App* pull = models->add_subcommand(
-        "pull", "Download a model (resumable, verified). Environment: HF_TOKEN for gated repos, HF_ENDPOINT for a mirror");
+        "pull",
+        "Download a model (resumable, verified). Environment: HF_TOKEN for gated repos, HF_ENDPOINT for a mirror");
     pull->add_option("name", args->name, "Catalog name (see `models list --available`) or <org>/<repo> with --file")
         ->required();
     pull->add_option("--dtype", args->dtype, "fp16 (default: half the download, for GPUs) or fp32")
@@ -271,7 +287,8 @@ CLI::App* AddModelsCommands(CLI::App& app) {
     AddDirOption(*pull, *args);
     pull->callback([args] { RunPull(*args); });
 
-    CLI::App* list = models->add_subcommand("list", "List installed models (size, SHA-256, backends that can use them)");
+    CLI::App* list =
+        models->add_subcommand("list", "List installed models (size, SHA-256, backends that can use them)");
     list->add_flag("--json", args->json, "Machine-readable output");
     list->add_flag("--available", args->available, "List the catalog instead of what is installed");
     AddDirOption(*list, *args);
