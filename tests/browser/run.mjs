@@ -509,6 +509,37 @@ try {
     currentPage = page;
   });
 
+  await step('unavailable backends are disabled with their reason; a reference image field when needed', async () => {
+    const bpage = await desktop.newPage();
+    currentPage = bpage;
+    await bpage.route(/\/api\/v1\/backends$/, async (route) => {
+      const res = await route.fetch();
+      const body = await res.json();
+      body.backends = body.backends.filter((b) => b.name === 'classic');
+      body.backends.push(
+        { name: 'sdxl-test', available: false, reason: 'no model installed', details: {} },
+        { name: 'faces-test', available: true, reason: null, details: { reference: 'per job (upload reference_image)' } },
+      );
+      await route.fulfill({ response: res, json: body });
+    });
+    await bpage.goto(main.url);
+    await bpage.waitForSelector('#backend option[value="sdxl-test"]', { state: 'attached' });
+    assert(await bpage.locator('#backend option[value="sdxl-test"]').isDisabled(), 'unavailable backend disabled');
+    const note = await bpage.textContent('#backend-note');
+    assert(/sdxl-test is unavailable: no model installed/.test(note), `reason shown: "${note}"`);
+    const chip = await bpage.locator('.chip-off').getAttribute('title');
+    assert(/no model installed/.test(chip), `chip title: ${chip}`);
+    assert(await bpage.isHidden('#reference-field'), 'no reference field for classic');
+    await bpage.selectOption('#backend', 'faces-test');
+    assert(await bpage.isVisible('#reference-field'), 'reference field shown for a backend that takes reference_image');
+    assert((await bpage.locator('#style-grid input:enabled').count()) === 0, 'no style enabled for a backend without styles');
+    assert(/does not use a style/.test(await bpage.textContent('#style-note')), 'style note');
+    await bpage.selectOption('#backend', 'classic');
+    assert(await bpage.isEnabled('#style-cartoon'), 'styles enabled again for classic');
+    await bpage.close();
+    currentPage = page;
+  });
+
   await step('API key prompt appears only on 401 and sends a Bearer token', async () => {
     const kpage = await desktop.newPage();
     currentPage = kpage;

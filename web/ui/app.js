@@ -325,6 +325,12 @@
     note.textContent = parts.join(' ');
   }
 
+  // A backend that takes a second picture says so in its details ("upload reference_image").
+  function needsReference(name) {
+    const b = state.backends.find((x) => x.name === name);
+    return !!b && (Object.values(b.details || {}).some((v) => String(v).includes('reference_image')) || /face/.test(b.name));
+  }
+
   function availableBackends() {
     return new Set(state.backends.filter((b) => b.available).map((b) => b.name));
   }
@@ -390,6 +396,8 @@
       if (ok && s.name === current) input.checked = true;
     }
     if (!grid.querySelector('input:checked') && firstEnabled) firstEnabled.checked = true;
+    $('#style-note').textContent = firstEnabled ? '' : `${backend === 'auto' ? 'No available backend' : backend} does not use a style.`;
+    $('#reference-field').hidden = !needsReference(backend);
     syncStrengthToStyle();
   }
 
@@ -544,11 +552,14 @@
     if (steps) fd.append('steps', steps);
     const seed = $('#seed').value.trim();
     if (seed) fd.append('seed', seed);
+    const reference = $('#reference_image').files[0];
+    if (reference && !$('#reference-field').hidden) fd.append('reference_image', reference, reference.name);
 
     setBusy(true);
     try {
       const job = await api('jobs', { method: 'POST', body: fd });
       addJob(job, { prepend: true });
+      revealCard(job.id);
       $('#form-status').textContent = `${jobTitle(job)} queued. Follow it in the gallery.`;
       announce(`${jobTitle(job)} queued.`);
     } catch (err) {
@@ -683,6 +694,17 @@
     const card = gallery.querySelector(`[data-id="${CSS.escape(id)}"]`);
     if (card) card.remove();
     updateEmpty();
+  }
+
+  // Brings a new job's card into view (without moving focus), so its progress can be watched.
+  function revealCard(id) {
+    const card = gallery.querySelector(`[data-id="${CSS.escape(id)}"]`);
+    if (!card) return;
+    const r = card.getBoundingClientRect();
+    const header = document.querySelector('.topbar')?.offsetHeight || 0;
+    if (r.top >= header && r.bottom <= window.innerHeight) return;
+    const reduce = window.matchMedia('(prefers-reduced-motion: reduce)').matches;
+    window.scrollTo({ top: Math.max(0, window.scrollY + r.top - header - 16), behavior: reduce ? 'auto' : 'smooth' });
   }
 
   function updateEmpty() {
@@ -1007,7 +1029,7 @@
       const created = await api('jobs', { method: 'POST', body: fd });
       addJob(created, { prepend: true });
       announce(`${jobTitle(created)} queued again${newSeed ? ' with a new seed' : ''}.`);
-      gallery.querySelector(`[data-id="${CSS.escape(created.id)}"]`)?.scrollIntoView({ behavior: 'smooth', block: 'nearest' });
+      revealCard(created.id);
     } catch (err) {
       toast(plainError(err), 'error');
     } finally {
