@@ -13,6 +13,7 @@ namespace labhouse::stability::testing {
 void RecordingReporter::Report(const JobProgress& progress) {
     std::lock_guard lock(mutex_);
     stages_.push_back(progress.stage);
+    reports_.push_back(progress);
     if (!cancel_stage_.empty() && progress.stage == cancel_stage_) cancelled_ = true;
 }
 
@@ -32,6 +33,11 @@ void RecordingReporter::CancelOnStage(const std::string& stage) {
 std::vector<std::string> RecordingReporter::Stages() const {
     std::lock_guard lock(mutex_);
     return stages_;
+}
+
+std::vector<JobProgress> RecordingReporter::Reports() const {
+    std::lock_guard lock(mutex_);
+    return reports_;
 }
 
 bool RecordingReporter::Saw(const std::string& stage) const {

@@ -25,11 +25,13 @@ public:
     // Cancels as soon as `stage` is reported.
     void CancelOnStage(const std::string& stage);
     std::vector<std::string> Stages() const;
+    std::vector<JobProgress> Reports() const;
     bool Saw(const std::string& stage) const;
 
 private:
     mutable std::mutex mutex_;
     std::vector<std::string> stages_;
+    std::vector<JobProgress> reports_;
     std::string cancel_stage_;
     std::atomic<bool> cancelled_{false};
     std::function<bool()> cancel_condition_;  // set before the transform starts

@@ -208,6 +208,33 @@ TEST_F(StabilityTransformerTest, RateLimitedThenSucceedsAfterWaiting) {
     EXPECT_EQ(fake_.Generations(), 1);
 }
 
+TEST_F(StabilityTransformerTest, WaitsAreReReportedWithACountdown) {
+    fake_.FailNext(Fault::kRateLimited);
+    fake_.FailNext(Fault::kSlow, 1, milliseconds(400));
+    StabilityConfig config = TestConfig(fake_);
+    config.rate_limit_wait = milliseconds(1'200);
+    config.rate_limit_jitter = milliseconds(0);
+    config.progress_interval = milliseconds(50);
+    StabilityTransformer transformer(config, codec_);
+    ASSERT_TRUE(RunTransform(transformer, GradientImage(1024, 1024), PromptParams("x"), reporter_));
+    int rate_reports = 0;
+    int api_reports = 0;
+    int last_step = -1;
+    for (const JobProgress& p : reporter_.Reports()) {
+        if (p.stage == "waiting_rate_limit") {
+            ++rate_reports;
+            EXPECT_EQ(p.total, 2);  // 1.2 s, in whole seconds
+            EXPECT_DOUBLE_EQ(p.seconds_per_step, 1.0);
+            EXPECT_GE(p.step, last_step);  // counts up
+            last_step = p.step;
+        }
+        if (p.stage == "waiting_api") ++api_reports;
+    }
+    EXPECT_GE(rate_reports, 10);
+    EXPECT_EQ(last_step, 1);
+    EXPECT_GE(api_reports, 5);  // re-reported while the slow answer is awaited
+}
+
 TEST_F(StabilityTransformerTest, RetryAfterHeaderOverridesTheDefaultWait) {
     fake_.FailNext(Fault::kRateLimited);
     fake_.SetRetryAfter(0);

@@ -71,6 +71,7 @@ Status StabilityConfig::Validate() const {
     if (balance_cache_ttl.count() < 0 || permission_recheck.count() < 0) {
         return InvalidArgument("stability balance_cache_ttl and permission_recheck must not be negative");
     }
+    if (progress_interval.count() <= 0) return InvalidArgument("stability progress_interval must be positive");
     if (max_retries < 0 || max_retries > 10) return InvalidArgument("stability max_retries must be between 0 and 10");
     if (backoff_base.count() < 0 || backoff_max < backoff_base) {
         return InvalidArgument("stability backoff_base must be >= 0 and <= backoff_max");

@@ -61,6 +61,11 @@ struct StabilityConfig {
     int rate_limit_requests = 150;
     std::chrono::milliseconds rate_limit_window{10'000};
 
+    // While waiting (for the API, a retry or the rate limit) the stage is re-reported this often:
+    // the job shows the seconds waited (step) of the wait's length (total), and the worker only
+    // learns of a user's cancel when a transformer reports (or at its lease renewal).
+    std::chrono::milliseconds progress_interval{1'000};
+
     // Used when neither the job nor its style gives one (ours: how much to change the photo).
     double default_strength = 0.5;
     double default_cfg_scale = 7.0;  // v1 default per the spec

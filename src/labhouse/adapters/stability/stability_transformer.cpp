@@ -31,6 +31,42 @@ std::int64_t Millis(std::chrono::steady_clock::duration d) {
     return std::chrono::duration_cast<std::chrono::milliseconds>(d).count();
 }
 
+// Re-reports a waiting stage every `interval` (see StabilityConfig::progress_interval).
+class WaitTicker {
+public:
+    WaitTicker(ProgressReporter& progress, std::string stage, std::chrono::milliseconds length,
+               std::chrono::milliseconds interval)
+        : progress_(progress),
+          stage_(std::move(stage)),
+          total_s_(static_cast<int>((length.count() + 999) / 1000)),
+          interval_(interval),
+          started_(std::chrono::steady_clock::now()),
+          reported_(started_) {
+        Report(started_);
+    }
+    // Reports again when the interval has passed.
+    void Tick() {
+        const auto now = std::chrono::steady_clock::now();
+        if (now - reported_ >= interval_) Report(now);
+    }
+
+private:
+    void Report(std::chrono::steady_clock::time_point now) {
+        reported_ = now;
+        const int waited_s = static_cast<int>(Millis(now - started_) / 1000);
+        // seconds_per_step = 1 turns step/total into a countdown for the ETA; 0 when open-ended.
+        progress_.Report({stage_, total_s_ > 0 ? std::min(waited_s, total_s_) : waited_s, total_s_,
+                          total_s_ > 0 ? 1.0 : 0.0});
+    }
+
+    ProgressReporter& progress_;
+    const std::string stage_;
+    const int total_s_;
+    const std::chrono::milliseconds interval_;
+    const std::chrono::steady_clock::time_point started_;
+    std::chrono::steady_clock::time_point reported_;
+};
+
 }  // namespace
 
 struct StabilityTransformer::Prepared {
@@ -194,21 +230,29 @@ Result<StabilityTransformer::Prepared> StabilityTransformer::Prepare(const Trans
 // before the whole request was sent. Timeouts or broken connections after the upload completed,
 // and 504s, fail the job instead: the generation may have run and been charged.
 Result<GeneratedImage> StabilityTransformer::Send(const Prepared& prepared, ProgressReporter& progress, int& attempts) {
-    auto cancelled = [&progress] { return progress.CancelRequested(); };
     int retries = 0;
     int rate_waits = 0;
     const HttpTimeouts timeouts{config_.connect_timeout, config_.request_timeout};
     while (true) {
-        if (!limiter_.Acquire(cancelled, [&] { progress.Report({"waiting_rate_limit", 0, 0, 0}); })) {
-            return Cancelled("canceled while waiting for the Stability rate limit");
-        }
+        std::optional<WaitTicker> limiter_ticker;
+        const bool acquired = limiter_.Acquire(
+            [&] {
+                if (limiter_ticker) limiter_ticker->Tick();
+                return progress.CancelRequested();
+            },
+            [&] { limiter_ticker.emplace(progress, "waiting_rate_limit", std::chrono::milliseconds(0),
+                                         config_.progress_interval); });
+        if (!acquired) return Cancelled("canceled while waiting for the Stability rate limit");
         ++attempts;
-        progress.Report({"waiting_api", 0, 0, 0});
+        WaitTicker api_ticker(progress, "waiting_api", std::chrono::milliseconds(0), config_.progress_interval);
         Log(LogLevel::kInfo, "stability_request",
             {{"path", prepared.path}, {"attempt", std::to_string(attempts)},
              {"bytes", std::to_string(prepared.request.body.size())}});
         const auto started = std::chrono::steady_clock::now();
-        HttpOutcome outcome = PerformHttp(prepared.request, timeouts, cancelled);
+        HttpOutcome outcome = PerformHttp(prepared.request, timeouts, [&] {
+            api_ticker.Tick();
+            return progress.CancelRequested();
+        });
         const std::string elapsed_ms = std::to_string(Millis(std::chrono::steady_clock::now() - started));
 
         if (auto* error = std::get_if<TransportError>(&outcome)) {
@@ -328,9 +372,10 @@ Result<TransformOutput> StabilityTransformer::Finish(const Prepared& prepared, c
 
 bool StabilityTransformer::Wait(std::chrono::milliseconds duration, const std::string& stage,
                                 ProgressReporter& progress) const {
-    progress.Report({stage, 0, 0, 0});
+    WaitTicker ticker(progress, stage, duration, config_.progress_interval);
     const auto until = std::chrono::steady_clock::now() + duration;
     while (std::chrono::steady_clock::now() < until) {
+        ticker.Tick();
         if (progress.CancelRequested()) return false;
         const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
         std::this_thread::sleep_for(std::clamp(left, std::chrono::milliseconds(1), kWaitSlice));
