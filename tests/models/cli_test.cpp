@@ -104,6 +104,16 @@ TEST(ModelsCliTest, PullListVerifyRemoveAgainstTheFakeHub) {
     EXPECT_EQ(RunCli({"models", "rm", "acme/vae", "--dir", dir.str()}).code, 1);
 }
 
+TEST(ModelsCliTest, DefaultModelsDirFollowsTheDataDirLikeServe) {
+    testing::FakeHub hub;
+    testing::TempDir dir;
+    hub.AddFile("acme/vae", "vae.safetensors", "vae bytes");
+    ScopedEnv endpoint("HF_ENDPOINT", hub.endpoint());
+    ScopedEnv data_dir("LABHOUSE_DATA_DIR", dir.str());
+    ASSERT_EQ(RunCli({"models", "pull", "acme/vae", "--file", "vae.safetensors"}).code, 0);
+    EXPECT_EQ(testing::ReadFile(dir.path() / "models" / "acme--vae" / "vae.safetensors"), "vae bytes");
+}
+
 TEST(ModelsCliTest, AvailableListsTheCatalog) {
     CliRun run = RunCli({"models", "list", "--available", "--json"});
     ASSERT_EQ(run.code, 0);

@@ -249,6 +249,7 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
     std::unique_ptr<std::FILE, FileCloser> file(
         std::fopen(plan.partial_path.c_str(), plan.resume_from > 0 ? "ab" : "wb"));
     if (!file) return Unavailable("cannot write " + plan.partial_path.string());
+    std::setvbuf(file.get(), nullptr, _IOFBF, 1 << 20);  // fewer, larger writes for multi-GB files
 
     const auto started = std::chrono::steady_clock::now();
     std::int64_t session_before = 0;  // bytes received by earlier attempts in this run

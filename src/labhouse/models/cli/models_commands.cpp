@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <memory>
@@ -20,7 +21,15 @@
 namespace labhouse::models {
 namespace {
 
-constexpr const char* kDefaultModelsDir = "./data/models";
+// What `labhouse serve` uses when neither --models-dir nor LABHOUSE_MODELS_DIR is set:
+// <data-dir>/models, with LABHOUSE_DATA_DIR honoured so both commands agree.
+constexpr const char* kDefaultModelsDirHelp = "$LABHOUSE_DATA_DIR/models, else ./data/models";
+
+std::string DefaultModelsDir() {
+    const char* data_dir = std::getenv("LABHOUSE_DATA_DIR");
+    if (data_dir != nullptr && *data_dir != '\0') return std::string(data_dir) + "/models";
+    return "./data/models";
+}
 
 struct ModelsArgs {
     std::string group_dir;    // `labhouse models --dir D <cmd>`
@@ -38,7 +47,7 @@ struct ModelsArgs {
 
     std::string ModelsDir() const {
         if (!command_dir.empty()) return command_dir;
-        return group_dir.empty() ? kDefaultModelsDir : group_dir;
+        return group_dir.empty() ? DefaultModelsDir() : group_dir;
     }
 };
 
@@ -251,7 +260,7 @@ void RunRemove(const ModelsArgs& args) {
 }
 
 void AddDirOption(CLI::App& command, ModelsArgs& args) {
-    command.add_option("--dir", args.command_dir, std::string("Models directory (default: ") + kDefaultModelsDir + ")")
+    command.add_option("--dir", args.command_dir, std::string("Models directory (default: ") + kDefaultModelsDirHelp + ")")
         ->envname("LABHOUSE_MODELS_DIR");
 }
 
@@ -262,7 +271,7 @@ CLI::App* AddModelsCommands(CLI::App& app) {
     CLI::App* models =
         app.add_subcommand("models", "Pull, list, verify and remove model weights from the Hugging Face hub");
     models->require_subcommand(1);
-    models->add_option("--dir", args->group_dir, std::string("Models directory (default: ") + kDefaultModelsDir + ")")
+    models->add_option("--dir", args->group_dir, std::string("Models directory (default: ") + kDefaultModelsDirHelp + ")")
         ->envname("LABHOUSE_MODELS_DIR");
     models->add_option("--log-level", args->log_level, "debug, info, warn or error (on stderr)")
         ->envname("LABHOUSE_LOG_LEVEL")
