@@ -139,6 +139,10 @@ std::string Base64(const std::string& bytes) {
     return out;
 }
 
+std::uint64_t ContentLength(const httplib::Request& req) {
+    return std::strtoull(req.get_header_value("Content-Length").c_str(), nullptr, 10);
+}
+
 std::uint32_t Seed(const httplib::Request& req) {
     const auto seed = ParseInteger(Field(req, "seed")).value_or(0);
     if (seed != 0) return static_cast<std::uint32_t>(seed);
@@ -227,13 +231,15 @@ std::size_t FakeStabilityServer::Record(const httplib::Request& req) {
     record.method = req.method;
     record.path = req.path;
     for (const auto& [name, value] : req.headers) record.headers[name] = value;
+    // Oversized bodies are refused from their length alone (413), so their images are not decoded.
+    const bool oversized = ContentLength(req) > kV2MaxRequestBytes;
     for (const auto& [name, part] : req.files) {
         if (part.filename.empty()) {
             record.fields[name] = part.content;
             continue;
         }
         RecordedFile file{part.filename, part.content_type, part.content.size(), 0, 0};
-        const cv::Mat image = DecodeImage(part.content);
+        const cv::Mat image = oversized ? cv::Mat() : DecodeImage(part.content);
         if (!image.empty()) {
             file.width = image.cols;
             file.height = image.rows;
@@ -474,8 +480,7 @@ void FakeStabilityServer::HandleV2(const httplib::Request& req, httplib::Respons
     const std::string lack = "You lack sufficient credits to make this request. Please purchase more credits at "
                              "https://platform.stability.ai/account/credits and try again.";
     if (fault == Fault::kOutOfCredits) return answer(402, "payment_required", lack);
-    if (std::stoull(req.get_header_value("Content-Length").empty() ? "0" : req.get_header_value("Content-Length")) >
-        kV2MaxRequestBytes) {
+    if (ContentLength(req) > kV2MaxRequestBytes) {
         return answer(413, "payload_too_large", "body: payloads cannot be larger than 10MiB in size");
     }
     std::string accept = req.get_header_value("Accept");

@@ -1,6 +1,8 @@
 // Every error class of the contract, as the job sees it, and how the backend's status follows.
 #include <gtest/gtest.h>
 
+#include <random>
+
 #include "labhouse/adapters/stability/stability_transformer.h"
 #include "labhouse/imaging/opencv_image_codec.h"
 #include "tests/stability/fake_stability_server.h"
@@ -130,6 +132,37 @@ TEST_F(StabilityErrorsTest, OversizedUploadIsRefusedBeforeSpendingARequest) {
     ASSERT_FALSE(out);
     EXPECT_EQ(out.error().code, ErrorCode::kPayloadTooLarge);
     EXPECT_TRUE(fake_.Requests().empty());
+}
+
+Image Noise(int width, int height) {
+    Image noise{width, height, {}};
+    noise.rgb.resize(noise.ByteSize());
+    std::mt19937 rng(7);
+    for (auto& byte : noise.rgb) byte = static_cast<std::uint8_t>(rng());
+    return noise;
+}
+
+TEST_F(StabilityErrorsTest, RequestsOverTheSizeLimitAreRefusedBeforeSending) {
+    StabilityConfig config = TestConfig(fake_);
+    config.max_v2_request_bytes = 100'000;  // the documented 10 MiB, scaled down for the test
+    StabilityTransformer transformer(config, codec_);
+    auto out = RunTransform(transformer, Noise(300, 300), PromptParams("x", "sd3.5-large"), reporter_);
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error().code, ErrorCode::kPayloadTooLarge);
+    EXPECT_TRUE(fake_.Requests().empty());
+}
+
+TEST_F(StabilityErrorsTest, TheApisPayloadTooLargeAnswerIsMapped) {
+    // Noise does not compress: a 2600x1500 PNG is ~11.7 MB, over the fake's documented 10 MiB.
+    StabilityConfig config = TestConfig(fake_);
+    config.max_v2_upload_pixels = 4'000'000;
+    config.max_v2_request_bytes = 64 * 1024 * 1024;  // a client without the local check
+    StabilityTransformer transformer(config, codec_);
+    auto out = RunTransform(transformer, Noise(2600, 1500), PromptParams("x", "sd3.5-large"), reporter_);
+    ASSERT_FALSE(out);
+    EXPECT_EQ(out.error().code, ErrorCode::kPayloadTooLarge);
+    EXPECT_NE(out.error().message.find("payload_too_large"), std::string::npos) << out.error().message;
+    EXPECT_EQ(fake_.Requests("/v2beta").size(), 1u);
 }
 
 TEST_F(StabilityErrorsTest, TheFakeEnforcesTheSdxlSizesAsDocumented) {
