@@ -285,5 +285,68 @@ TEST_P(JobRepositoryContract, ConcurrentWorkersClaimEachJobExactlyOnce) {
     EXPECT_EQ(std::set<std::string>(claimed.begin(), claimed.end()).size(), static_cast<std::size_t>(kJobs));
 }
 
+// Owners (API keys): stored with the job, filter the list, and count toward daily quotas.
+TEST_P(JobRepositoryContract, OwnerRoundTripsAndFiltersTheList) {
+    Job mine = NewJob("classic", kNow);
+    mine.owner = "key_a";
+    Job theirs = NewJob("classic", kNow + 1);
+    theirs.owner = "key_b";
+    Job anonymous = NewJob("classic", kNow + 2);
+    CreateOk(*repo_, mine);
+    CreateOk(*repo_, theirs);
+    CreateOk(*repo_, anonymous);
+    EXPECT_EQ(repo_->Get(mine.id)->owner, "key_a");
+    EXPECT_EQ(repo_->Get(anonymous.id)->owner, "");
+
+    JobListQuery query;
+    query.owner = "key_a";
+    auto page = repo_->List(query);
+    ASSERT_TRUE(page);
+    ASSERT_EQ(page->jobs.size(), 1u);
+    EXPECT_EQ(page->jobs[0].id, mine.id);
+    query.owner = "key_nobody";
+    EXPECT_TRUE(repo_->List(query)->jobs.empty());
+    query.owner.reset();
+    EXPECT_EQ(repo_->List(query)->jobs.size(), 3u);
+}
+
+TEST_P(JobRepositoryContract, OwnerFilterPagesWithCursor) {
+    for (int i = 0; i < 5; ++i) {
+        Job job = NewJob("classic", kNow + i);
+        job.owner = i % 2 == 0 ? "key_even" : "key_odd";
+        CreateOk(*repo_, job);
+    }
+    JobListQuery query;
+    query.owner = "key_even";
+    query.limit = 2;
+    auto first = repo_->List(query);
+    ASSERT_TRUE(first);
+    ASSERT_EQ(first->jobs.size(), 2u);
+    ASSERT_FALSE(first->next_cursor.empty());
+    query.cursor = first->next_cursor;
+    auto second = repo_->List(query);
+    ASSERT_TRUE(second);
+    ASSERT_EQ(second->jobs.size(), 1u);
+    EXPECT_TRUE(second->next_cursor.empty());
+    for (const auto& job : second->jobs) EXPECT_EQ(job.owner, "key_even");
+}
+
+TEST_P(JobRepositoryContract, CountCreatedSinceCountsOneOwnersJobsInTheWindow) {
+    for (int i = 0; i < 4; ++i) {
+        Job job = NewJob("classic", kNow + i * 1000);
+        job.owner = "key_q";
+        CreateOk(*repo_, job);
+    }
+    Job other = NewJob("classic", kNow + 5000);
+    other.owner = "key_r";
+    CreateOk(*repo_, other);
+    // Finished jobs still count: a quota limits submissions, not what is queued now.
+    ClaimOk(*repo_, "w1", kNow + 6000);
+    EXPECT_EQ(*repo_->CountCreatedSince("key_q", kNow), 4);
+    EXPECT_EQ(*repo_->CountCreatedSince("key_q", kNow + 2000), 2);
+    EXPECT_EQ(*repo_->CountCreatedSince("key_r", kNow), 1);
+    EXPECT_EQ(*repo_->CountCreatedSince("key_none", 0), 0);
+}
+
 }  // namespace
 }  // namespace labhouse::testing

@@ -2,6 +2,7 @@
 
 #include <set>
 
+#include "labhouse/app/access_config.h"
 #include "labhouse/app/backends.h"
 
 extern char** environ;
@@ -32,6 +33,7 @@ Status AppConfig::Validate() const {
     static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
     if (!kLevels.count(log_level)) return InvalidArgument("log level must be debug, info, warn or error");
     if (data_dir.empty()) return InvalidArgument("data dir must not be empty");
+    LABHOUSE_RETURN_IF_ERROR(ValidateAccess(*this));
     if (auto stability = StabilityConfigFrom(*this).Validate(); !stability) return stability.error();
     if (!database_url.empty() && database_url.rfind("sqlite:", 0) != 0) {
         if (UsesPostgres()) {
@@ -73,7 +75,7 @@ std::string AppConfig::ToString() const {
            " max_upload_bytes=" + std::to_string(max_upload_bytes) + " max_pixels=" + std::to_string(max_pixels) +
            " max_attempts=" + std::to_string(max_attempts) + " lease_seconds=" + std::to_string(lease_seconds) +
            " shutdown_grace_seconds=" + std::to_string(shutdown_grace_seconds) +
-           " http_threads=" + std::to_string(http_threads) + " log_level=" + log_level +
+           " http_threads=" + std::to_string(http_threads) + " log_level=" + log_level + " auth=" + auth +
            " reference_face=" + (reference_face.empty() ? "-" : reference_face) +
            " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model) +
            " stability_api_key=" + (stability_api_key.empty() ? "<unset>" : "<set>") +
@@ -127,6 +129,7 @@ void AddServeOptions(CLI::App& command, AppConfig& c) {
         ->envname("LABHOUSE_LOG_LEVEL")
         ->capture_default_str();
     command.add_option("--log-format", c.log_format, "text or json")->envname("LABHOUSE_LOG_FORMAT")->capture_default_str();
+    AddAccessOptions(command, c);
     command.add_option("--reference-face", c.reference_face, "Default reference face image for face-swap")
         ->envname("LABHOUSE_REFERENCE_FACE");
     command.add_option("--pix2pix-model", c.pix2pix_model, "Trained pix2pix generator for the pix2pix backend")

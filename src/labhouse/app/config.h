@@ -38,6 +38,10 @@ struct AppConfig {
     std::string stability_engine = "stable-diffusion-xl-1024-v1-0";
     int stability_concurrency = 4;  // Stability jobs one process runs at once (own runner threads)
 
+    // Access (access_config.cpp): API keys.
+    std::string auth = "open";  // open | keys
+    bool allow_open_on_public_address = false;
+
     Status Validate() const;
     std::string ToString() const;
     std::string SqlitePath() const;  // resolved from database_url / data_dir

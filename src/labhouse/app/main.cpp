@@ -3,6 +3,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "labhouse/app/access_config.h"
 #include "labhouse/app/config.h"
 #include "labhouse/app/run_worker.h"
 #include "labhouse/app/serve.h"
@@ -26,6 +27,7 @@ int main(int argc, char** argv) {
     labhouse::app::AddServeOptions(*worker, config);
     // pull/list/verify/rm run from their own callbacks during parse; other libraries may add more.
     [[maybe_unused]] CLI::App* models = labhouse::models::AddModelsCommands(app);
+    labhouse::app::AddKeysCommands(app);  // create/list/revoke run from their own callbacks during parse
 #ifdef LABHOUSE_HAVE_TORCH
     labhouse::engine::AddTransformCommand(app);  // runs from its own callback during parse
 #endif

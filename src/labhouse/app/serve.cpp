@@ -4,17 +4,20 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <iostream>
 #include <thread>
 
 #include "labhouse/adapters/http/http_server.h"
+#include "labhouse/adapters/sqlite/sqlite_key_repository.h"
 #include "labhouse/app/backends.h"
 #include "labhouse/app/logging.h"
 #include "labhouse/app/storage.h"
 #include "labhouse/app/worker_pool.h"
 #include "labhouse/core/base/log.h"
+#include "labhouse/core/usecases/access_control.h"
 #include "labhouse/core/usecases/cancel_job.h"
 #include "labhouse/core/usecases/submit_job.h"
 #include "labhouse/imaging/opencv_image_codec.h"
@@ -114,6 +117,21 @@ int RunServe(const AppConfig& config) {
     SubmitJob submit(**repo, **blobs, codec, queue, events, backends, clock,
                      {config.max_upload_bytes, config.max_pixels, config.max_attempts});
     CancelJob cancel(**repo, events, clock);
+    // auth=keys: every request (but the UI, health and images) needs a key from `labhouse keys create`.
+    std::unique_ptr<KeyRepository> keys;
+    std::unique_ptr<AccessControl> access;
+    if (config.auth == "keys") {
+        auto opened = sqlite::SqliteKeyRepository::Open(config.SqlitePath());
+        if (!opened) return Fail(opened.error());
+        keys = std::move(*opened);
+        access = std::make_unique<AccessControl>(*keys, **repo, clock);
+        auto all = keys->List();
+        const bool any_active =
+            all && std::any_of(all->begin(), all->end(), [](const ApiKey& k) { return !k.revoked(); });
+        if (!any_active) {
+            Log(LogLevel::kWarn, "no_api_keys", {{"hint", "create one with `labhouse keys create --name N`"}});
+        }
+    }
     http::HttpConfig http_config;
     http_config.host = config.host;
     http_config.port = config.port;
@@ -128,7 +146,8 @@ int RunServe(const AppConfig& config) {
                                               return CheckWritable(data_dir);
                                           },
                                           kVersion,
-                                          [models_dir = config.ModelsDir()] { return models::ListInstalled(models_dir); }});
+                                          [models_dir = config.ModelsDir()] { return models::ListInstalled(models_dir); },
+                                          access.get()});
     auto port = server.Bind();
     if (!port) return Fail(port.error());
 

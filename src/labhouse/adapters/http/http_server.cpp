@@ -1,5 +1,6 @@
 #include "labhouse/adapters/http/http_server.h"
 
+#include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/error_mapping.h"
 #include "labhouse/adapters/http/route_context.h"
 #include "labhouse/core/base/log.h"
@@ -17,7 +18,8 @@ void Route(httplib::Server& server, RouteContext& ctx, Method method, const std:
            const std::string& label, RouteHandler handler) {
     auto wrapped = [&ctx, label, handler = std::move(handler)](const httplib::Request& req, httplib::Response& res) {
         try {
-            handler(req, res);
+            CallerScope caller_scope;
+            if (Authorize(ctx, label, req, res)) handler(req, res);
         } catch (const std::exception& e) {  // the firewall: one bad request never takes the server down
             Log(LogLevel::kError, "http_handler_exception", {{"route", label}, {"message", e.what()}});
             SendError(res, Internal("internal error"));

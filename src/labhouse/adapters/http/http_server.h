@@ -14,6 +14,7 @@
 #include "labhouse/core/ports/blob_store.h"
 #include "labhouse/core/ports/event_bus.h"
 #include "labhouse/core/ports/job_repository.h"
+#include "labhouse/core/usecases/access_control.h"
 #include "labhouse/core/usecases/backend_registry.h"
 #include "labhouse/core/usecases/cancel_job.h"
 #include "labhouse/core/usecases/submit_job.h"
@@ -46,6 +47,7 @@ struct HttpDeps {
     std::function<Status()> ready;  // /readyz
     std::string version;
     std::function<Result<std::vector<InstalledModel>>()> list_models;  // GET /api/v1/models; empty = none
+    AccessControl* access = nullptr;  // the `keys` auth mode; nullptr = open (no keys, everyone is admin)
 };
 
 class HttpServer {

@@ -2,6 +2,7 @@
 #include <chrono>
 #include <set>
 
+#include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/error_mapping.h"
 #include "labhouse/adapters/http/job_dto.h"
 #include "labhouse/adapters/http/request_parsing.h"
@@ -135,6 +136,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
           [&ctx](const httplib::Request& req, httplib::Response& res) {
               auto request = ParseSubmit(req);
               if (!request) return SendError(res, request.error());
+              request->owner = CurrentCaller().key_id;
               auto result = ctx.deps.submit.Submit(std::move(*request));
               if (!result) return SendError(res, result.error());
               res.set_header("Location", "/api/v1/jobs/" + result->job.id);
@@ -162,6 +164,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
                   query.limit = static_cast<int>(*limit);
               }
               query.cursor = req.get_param_value("cursor");
+              if (!CurrentCaller().admin) query.owner = CurrentCaller().key_id;
               auto page = ctx.deps.jobs.List(query);
               if (!page) return SendError(res, page.error());
               nlohmann::json jobs = nlohmann::json::array();
@@ -176,7 +179,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
           [&ctx](const httplib::Request& req, httplib::Response& res) {
               auto id = JobIdFrom(req);
               if (!id) return SendError(res, id.error());
-              auto job = ctx.deps.jobs.Get(*id);
+              auto job = GetVisibleJob(ctx, *id);
               if (!job) return SendError(res, job.error());
               SendJob(ctx, res, 200, *job);
           });
@@ -185,6 +188,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
           [&ctx](const httplib::Request& req, httplib::Response& res) {
               auto id = JobIdFrom(req);
               if (!id) return SendError(res, id.error());
+              if (auto visible = GetVisibleJob(ctx, *id); !visible) return SendError(res, visible.error());
               auto job = ctx.deps.cancel.Cancel(*id);
               if (!job) return SendError(res, job.error());
               SendJob(ctx, res, 200, *job);
@@ -194,6 +198,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
           [&ctx](const httplib::Request& req, httplib::Response& res) {
               auto id = JobIdFrom(req);
               if (!id) return SendError(res, id.error());
+              if (auto visible = GetVisibleJob(ctx, *id); !visible) return SendError(res, visible.error());
               auto blobs = ctx.deps.jobs.Delete(*id);
               if (!blobs) return SendError(res, blobs.error());
               for (const std::string& blob : *blobs) {
@@ -207,7 +212,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
           [&ctx](const httplib::Request& req, httplib::Response& res) {
               auto id = JobIdFrom(req);
               if (!id) return SendError(res, id.error());
-              auto job = ctx.deps.jobs.Get(*id);
+              auto job = GetVisibleJob(ctx, *id);
               if (!job) return SendError(res, job.error());
               StreamEvents(ctx, *id, res);
           });

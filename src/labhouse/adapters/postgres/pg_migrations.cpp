@@ -9,7 +9,7 @@ namespace {
 
 // Applied in order, each once. Never edit an applied one: append a new one. The jobs table mirrors
 // the SQLite adapter's (same columns and meaning), so both pass the same contract suite.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq BIGSERIAL PRIMARY KEY,
@@ -50,6 +50,12 @@ CREATE TABLE blobs (
     size BIGINT NOT NULL,
     created_ms BIGINT NOT NULL
 );
+)sql",
+    // The API key that owns each job ('' = created in the open mode); mirrors SQLite migration 2.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_owner_seq ON jobs (owner, seq);
+CREATE INDEX jobs_owner_created ON jobs (owner, created_ms);
 )sql",
 };
 

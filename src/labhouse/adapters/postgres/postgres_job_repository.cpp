@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kColumns =
     "id, state, params, input_blob, result_blob, progress_stage, progress_step, progress_total, "
     "progress_seconds_per_step, error_code, error_message, attempts, max_attempts, cancel_requested, lease_owner, "
-    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq";
+    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq, owner";
 
 std::string Select(const std::string& rest) { return std::string("SELECT ") + kColumns + " FROM jobs " + rest; }
 std::string Returning() { return std::string(" RETURNING ") + kColumns; }
@@ -44,6 +44,7 @@ Result<Job> ReadJob(const pqxx::row& row) {
     job.request_fingerprint = Text(row, 20);
     auto meta_json = nlohmann::json::parse(Text(row, 21), nullptr, false);
     LABHOUSE_ASSIGN_OR_RETURN(job.result_meta, StringMapFromJson(meta_json));
+    job.owner = Text(row, 23);
     return job;
 }
 
@@ -84,11 +85,12 @@ Result<std::pair<Job, bool>> PostgresJobRepository::Create(const Job& job) {
         // other finds the winner's row below.
         auto inserted = tx.exec_params(
             "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "
-            "idempotency_key, request_fingerprint) VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9) "
+            "idempotency_key, request_fingerprint, owner) "
+            "VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10) "
             "ON CONFLICT (idempotency_key) DO NOTHING" + Returning(),
             job.id, job.params.backend, ParamsToJson(job.params).dump(), job.input_blob,
             job.progress.stage.empty() ? std::string("queued") : job.progress.stage, job.max_attempts, job.created_ms,
-            job.idempotency_key, job.request_fingerprint);
+            job.idempotency_key, job.request_fingerprint, job.owner);
         if (!inserted.empty()) {
             LABHOUSE_ASSIGN_OR_RETURN(Job stored, ReadJob(inserted[0]));
             tx.commit();
@@ -117,8 +119,11 @@ Result<JobPage> PostgresJobRepository::List(const JobListQuery& query) const {
     const std::string state = query.state ? std::string(JobStateName(*query.state)) : std::string();
     return pool_->Run<JobPage>([&](pqxx::connection& conn) -> Result<JobPage> {
         pqxx::read_transaction tx(conn);
-        auto rows = tx.exec_params(Select("WHERE seq < $1 AND ($2 = '' OR state = $2) ORDER BY seq DESC LIMIT $3"),
-                                   before, state, query.limit + 1);
+        // An owner filter of NULL ($4 IS NULL) means every owner's jobs.
+        auto rows = tx.exec_params(
+            Select("WHERE seq < $1 AND ($2 = '' OR state = $2) AND ($4::TEXT IS NULL OR owner = $4) "
+                   "ORDER BY seq DESC LIMIT $3"),
+            before, state, query.limit + 1, query.owner);
         JobPage page;
         for (std::size_t i = 0; i < rows.size(); ++i) {
             if (static_cast<int>(i) == query.limit) {
@@ -340,6 +345,14 @@ Result<bool> PostgresJobRepository::BlobInUse(const std::string& blob_id) const 
                                "OR strpos(params, $1) > 0 LIMIT 1",
                                blob_id)
                     .empty();
+    });
+}
+
+Result<std::int64_t> PostgresJobRepository::CountCreatedSince(const std::string& owner, std::int64_t since_ms) const {
+    return pool_->Run<std::int64_t>([&](pqxx::connection& conn) -> Result<std::int64_t> {
+        pqxx::read_transaction tx(conn);
+        auto rows = tx.exec_params("SELECT COUNT(*) FROM jobs WHERE owner = $1 AND created_ms >= $2", owner, since_ms);
+        return rows[0][0].as<std::int64_t>();
     });
 }
 

@@ -43,6 +43,7 @@ public:
     Result<std::vector<std::string>> RecoverExpired(std::int64_t now_ms, bool all_running) override;
     Result<std::vector<std::string>> Delete(const std::string& id) override;
     Result<bool> BlobInUse(const std::string& blob_id) const override;
+    Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const override;
 
 private:
     explicit PostgresJobRepository(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}

@@ -9,7 +9,7 @@ namespace {
 
 // Versioned migrations, applied in order, each in its own transaction. Never edit an applied one:
 // append a new one.
-constexpr std::array<const char*, 1> kMigrations = {
+constexpr std::array<const char*, 2> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -41,12 +41,29 @@ CREATE INDEX jobs_state_seq ON jobs (state, seq);
 CREATE INDEX jobs_input_blob ON jobs (input_blob);
 CREATE INDEX jobs_result_blob ON jobs (result_blob);
 )sql",
+    // API keys (stored hashed) and the key that owns each job ('' = created in the open mode).
+    R"sql(
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    admin INTEGER NOT NULL DEFAULT 0,
+    rate_per_minute INTEGER NOT NULL DEFAULT 0,
+    daily_jobs INTEGER NOT NULL DEFAULT 0,
+    created_ms INTEGER NOT NULL,
+    revoked_ms INTEGER NOT NULL DEFAULT 0
+);
+ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+CREATE INDEX jobs_owner_seq ON jobs (owner, seq);
+CREATE INDEX jobs_owner_created ON jobs (owner, created_ms);
+)sql",
 };
 
 constexpr const char* kColumns =
     "id, state, params, input_blob, result_blob, progress_stage, progress_step, progress_total, "
     "progress_seconds_per_step, error_code, error_message, attempts, max_attempts, cancel_requested, lease_owner, "
-    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq";
+    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq, owner";
 
 Result<Job> ReadJob(const Statement& row) {
     Job job;
@@ -72,6 +89,7 @@ Result<Job> ReadJob(const Statement& row) {
     job.request_fingerprint = row.Text(20);
     auto meta_json = nlohmann::json::parse(row.Text(21), nullptr, false);
     LABHOUSE_ASSIGN_OR_RETURN(job.result_meta, StringMapFromJson(meta_json));
+    job.owner = row.Text(23);
     return job;
 }
 
@@ -171,7 +189,7 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
     }
     LABHOUSE_ASSIGN_OR_RETURN(auto insert, db_->Prepare(
         "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "
-        "idempotency_key, request_fingerprint) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "idempotency_key, request_fingerprint, owner) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     insert.Bind(1, job.id)
         .Bind(2, job.params.backend)
         .Bind(3, ParamsToJson(job.params).dump())
@@ -180,7 +198,8 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
         .Bind(6, std::int64_t{job.max_attempts})
         .Bind(7, job.created_ms)
         .BindOptional(8, job.idempotency_key)
-        .Bind(9, job.request_fingerprint);
+        .Bind(9, job.request_fingerprint)
+        .Bind(10, job.owner);
     LABHOUSE_RETURN_IF_ERROR(insert.Run());
     LABHOUSE_ASSIGN_OR_RETURN(Job stored, GetLocked(job.id));
     LABHOUSE_RETURN_IF_ERROR(tx.Commit());
@@ -199,11 +218,13 @@ Result<JobPage> SqliteJobRepository::List(const JobListQuery& query) const {
     std::lock_guard lock(mutex_);
     std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE seq < ?";
     if (query.state) sql += " AND state = ?";
+    if (query.owner) sql += " AND owner = ?";
     sql += " ORDER BY seq DESC LIMIT ?";
     LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(sql));
     int index = 1;
     stmt.Bind(index++, before);
     if (query.state) stmt.Bind(index++, std::string(JobStateName(*query.state)));
+    if (query.owner) stmt.Bind(index++, *query.owner);
     stmt.Bind(index, std::int64_t{query.limit + 1});
     JobPage page;
     std::int64_t last_seq = 0;
@@ -437,6 +458,13 @@ Result<bool> SqliteJobRepository::BlobInUse(const std::string& blob_id) const {
         "SELECT 1 FROM jobs WHERE input_blob = ?1 OR result_blob = ?1 OR instr(params, ?1) > 0 LIMIT 1"));
     LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Bind(1, blob_id).Step());
     return row;
+}
+
+Result<std::int64_t> SqliteJobRepository::CountCreatedSince(const std::string& owner, std::int64_t since_ms) const {
+    std::lock_guard lock(mutex_);
+    LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COUNT(*) FROM jobs WHERE owner = ? AND created_ms >= ?"));
+    LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Bind(1, owner).Bind(2, since_ms).Step());
+    return row ? stmt.Int(0) : 0;
 }
 
 }  // namespace labhouse::sqlite

@@ -70,6 +70,9 @@ struct Job {
     std::int64_t finished_ms = 0;  // 0 = not finished
     std::string idempotency_key;
     std::string request_fingerprint;  // hash of the request, to tell a replay from a reuse of the key
+    // The API key id that submitted the job; empty in the open (no keys) mode. Only that key (or
+    // an admin key) may see or change the job.
+    std::string owner;
     // What the worker actually used (seed, model hash, sampler, timings ...), for reproducibility.
     std::map<std::string, std::string> result_meta;
 };

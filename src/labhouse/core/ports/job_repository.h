@@ -18,6 +18,7 @@ struct JobListQuery {
     std::optional<JobState> state;
     int limit = 20;      // 1..100
     std::string cursor;  // opaque, from the previous page's next_cursor; empty = newest
+    std::optional<std::string> owner;  // only this owner's jobs; nullopt = every owner's
 };
 
 struct JobPage {
@@ -83,6 +84,8 @@ public:
     virtual Result<std::vector<std::string>> Delete(const std::string& id) = 0;
     // True when another job still references the blob.
     virtual Result<bool> BlobInUse(const std::string& blob_id) const = 0;
+    // How many jobs `owner` created at or after since_ms (all states), for daily quotas.
+    virtual Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const = 0;
 };
 
 }  // namespace labhouse

@@ -117,7 +117,11 @@ Result<SubmitResult> SubmitJob::Submit(SubmitRequest request) {
     job.created_ms = clock_.NowMs();
     job.progress.stage = "queued";
     job.idempotency_key = request.idempotency_key;
+    if (!request.owner.empty() && !job.idempotency_key.empty()) {
+        job.idempotency_key = request.owner + ":" + job.idempotency_key;
+    }
     job.request_fingerprint = fingerprint;
+    job.owner = request.owner;
 
     LABHOUSE_ASSIGN_OR_RETURN(auto created, jobs_.Create(job));
     if (created.second) {

@@ -31,6 +31,9 @@ struct SubmitRequest {
     // Extra uploaded images by field name (must end in "_image"), e.g. "reference_image".
     std::map<std::string, std::string> extra_images;
     std::string idempotency_key;  // optional
+    // The submitting API key's id (empty in the open mode). Idempotency keys are scoped to it, so
+    // one key can never replay, or learn about, another key's job by guessing its Idempotency-Key.
+    std::string owner;
 };
 
 struct SubmitResult {

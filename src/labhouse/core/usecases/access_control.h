@@ -1,0 +1,85 @@
+// AccessControl: the `keys` auth mode's rules, in one place. It authenticates a bearer secret
+// against the KeyRepository (no cache: revocation is immediate), rate-limits requests per key
+// (token bucket, per process), enforces the daily job quota from the JobRepository, and decides
+// which jobs a caller may see. The HTTP adapter calls it from its single request middleware.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "labhouse/core/base/result.h"
+#include "labhouse/core/domain/api_key.h"
+#include "labhouse/core/domain/job.h"
+#include "labhouse/core/ports/clock.h"
+#include "labhouse/core/ports/job_repository.h"
+#include "labhouse/core/ports/key_repository.h"
+
+namespace labhouse {
+
+// Who is calling. In the open mode everyone is an anonymous admin (owner "").
+struct Caller {
+    std::string key_id;  // the job owner id; empty in the open mode
+    bool admin = false;
+    int rate_per_minute = 0;
+    int daily_jobs = 0;
+};
+
+// A request refused for a limit: HTTP 429 with Retry-After.
+struct Throttle {
+    std::string message;
+    std::int64_t retry_after_s = 1;
+};
+
+// A new random secret: "lh_" + 43 base62 characters (256 bits) from the OS entropy source.
+std::string NewApiKeySecret();
+// The stored form of a secret.
+std::string HashApiKeySecret(std::string_view secret);
+
+struct CreatedKey {
+    ApiKey key;
+    std::string secret;  // shown once; never stored or logged
+};
+
+struct KeyLimits {
+    bool admin = false;
+    int rate_per_minute = 0;
+    int daily_jobs = 0;
+};
+
+// Creates a key: kInvalidArgument for an empty or long name or negative limits.
+Result<CreatedKey> CreateApiKey(KeyRepository& keys, const Clock& clock, const std::string& name,
+                                const KeyLimits& limits);
+
+class AccessControl {
+public:
+    AccessControl(const KeyRepository& keys, const JobRepository& jobs, const Clock& clock);
+
+    // nullopt for a missing, unknown or revoked secret (the HTTP layer answers 401 without saying
+    // which, so a stolen revoked key teaches nothing). An error when the key store cannot be read.
+    Result<std::optional<Caller>> Authenticate(std::string_view secret) const;
+    // Takes one request from the caller's bucket; a Throttle when it is empty. Thread-safe.
+    std::optional<Throttle> AdmitRequest(const Caller& caller);
+    // Checks the daily job quota before a job is created (jobs since 00:00 UTC, every state).
+    Result<std::optional<Throttle>> AdmitJob(const Caller& caller) const;
+
+private:
+    struct Bucket {
+        double tokens = 0;
+        std::int64_t updated_ms = 0;
+    };
+    const KeyRepository& keys_;
+    const JobRepository& jobs_;
+    const Clock& clock_;
+    std::mutex mutex_;
+    std::map<std::string, Bucket> buckets_;
+};
+
+// True when the caller may see the job: admins (and the open mode) see all, others only their own.
+inline bool CanAccess(const Caller& caller, const Job& job) { return caller.admin || job.owner == caller.key_id; }
+
+}  // namespace labhouse
