@@ -39,7 +39,9 @@ double CurrentRssGb() {
 }
 
 int Usage() {
-    std::fprintf(stderr, "usage: sdxl_bench CHECKPOINT [--steps N] [--strength S] [--size PX] [--threads N] [--fast] [--runs N]\n");
+    std::fprintf(
+        stderr,
+        "usage: sdxl_bench CHECKPOINT [--steps N] [--strength S] [--size PX] [--threads N] [--fast] [--runs N]\n");
     return 2;
 }
 
@@ -54,16 +56,24 @@ int main(int argc, char** argv) {
     for (int i = 2; i < argc; ++i) {
         const std::string arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
-        if (arg == "--steps") steps = std::stoi(next());
-        else if (arg == "--strength") strength = std::stod(next());
-        else if (arg == "--size") size = std::stoi(next());
-        else if (arg == "--threads") threads = std::stoi(next());
-        else if (arg == "--runs") runs = std::stoi(next());
-        else if (arg == "--fast") fast = true;
-        else return Usage();
+        if (arg == "--steps")
+            steps = std::stoi(next());
+        else if (arg == "--strength")
+            strength = std::stod(next());
+        else if (arg == "--size")
+            size = std::stoi(next());
+        else if (arg == "--threads")
+            threads = std::stoi(next());
+        else if (arg == "--runs")
+            runs = std::stoi(next());
+        else if (arg == "--fast")
+            fast = true;
+        else
+            return Usage();
     }
     namespace fs = std::filesystem;
-    const std::string dir = fs::path(checkpoint).parent_path().empty() ? "." : fs::path(checkpoint).parent_path().string();
+    const std::string dir =
+        fs::path(checkpoint).parent_path().empty() ? "." : fs::path(checkpoint).parent_path().string();
     if (!fs::exists(checkpoint)) {
         std::printf("writing full-size random-weight SDXL checkpoint (f16) to %s ...\n", checkpoint.c_str());
         std::fflush(stdout);
@@ -119,8 +129,10 @@ int main(int argc, char** argv) {
     request.seed = 0;
     // Reference FLOPs at 512x512, batch 1 (sdxl-reference.md 8.2): TFLOP per stage.
     const bool at_512 = size == 512;
-    const std::map<std::string, double> tflop = {
-        {"seconds_text_encoders", 0.111}, {"seconds_vae_encode", 1.12}, {"seconds_unet_step_1", 1.59}, {"seconds_vae_decode", 2.51}};
+    const std::map<std::string, double> tflop = {{"seconds_text_encoders", 0.111},
+                                                 {"seconds_vae_encode", 1.12},
+                                                 {"seconds_unet_step_1", 1.59},
+                                                 {"seconds_vae_decode", 2.51}};
     for (int run = 1; run <= runs; ++run) {
         auto result = (*pipeline)->Generate(
             request,
@@ -133,8 +145,8 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", result.error().message.c_str());
             return 1;
         }
-        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es)\n", run, size, size, steps, strength,
-                    result->meta.at("steps_run").c_str());
+        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es)\n", run, size, size, steps,
+                    strength, result->meta.at("steps_run").c_str());
         for (const auto& [key, value] : result->meta) {
             if (key.rfind("seconds_", 0) != 0) continue;
             const double secs = std::stod(value);

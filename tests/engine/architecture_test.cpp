@@ -102,7 +102,8 @@ TEST(ArchitectureTest, ValidationListsEveryProblemInOneError) {
     infos.erase("first_stage_model.decoder.up.0.block.1.conv2.bias");
     infos["model.diffusion_model.out.2.bias"].shape = {5};
     infos["conditioner.embedders.1.model.ln_final.weight"].dtype = DType::kI32;
-    infos["model.diffusion_model.surprise.weight"] = TensorInfo{"model.diffusion_model.surprise.weight", DType::kF16, {1}, 0, 0};
+    infos["model.diffusion_model.surprise.weight"] =
+        TensorInfo{"model.diffusion_model.surprise.weight", DType::kF16, {1}, 0, 0};
     infos["conditioner.embedders.1.model.logit_scale"] = TensorInfo{"", DType::kF16, {}, 0, 0};  // ignored
     const Status status = ValidateSdxlTensors(infos, config);
     ASSERT_FALSE(status);
@@ -121,7 +122,8 @@ TEST(ArchitectureTest, DetectionNamesTheKeyItNeeds) {
     infos.erase("model.diffusion_model.input_blocks.0.0.weight");
     auto detected = DetectSdxlConfig(infos);
     ASSERT_FALSE(detected.has_value());
-    EXPECT_NE(detected.error().message.find("cannot detect the UNet layout: missing tensor 'model.diffusion_model.input_blocks.0.0.weight'"),
+    EXPECT_NE(detected.error().message.find(
+                  "cannot detect the UNet layout: missing tensor 'model.diffusion_model.input_blocks.0.0.weight'"),
               std::string::npos)
         << detected.error().message;
 }
@@ -136,7 +138,8 @@ TEST(DiffusersNamesTest, KnownPairsAndRoundTrip) {
         {u + "input_blocks.3.0.op.weight", "down_blocks.0.downsamplers.0.conv.weight"},
         {u + "input_blocks.4.0.skip_connection.weight", "down_blocks.1.resnets.0.conv_shortcut.weight"},
         {u + "input_blocks.4.1.proj_in.weight", "down_blocks.1.attentions.0.proj_in.weight"},
-        {u + "input_blocks.8.1.transformer_blocks.9.ff.net.2.bias", "down_blocks.2.attentions.1.transformer_blocks.9.ff.net.2.bias"},
+        {u + "input_blocks.8.1.transformer_blocks.9.ff.net.2.bias",
+         "down_blocks.2.attentions.1.transformer_blocks.9.ff.net.2.bias"},
         {u + "middle_block.2.out_layers.3.weight", "mid_block.resnets.1.conv2.weight"},
         {u + "middle_block.1.norm.weight", "mid_block.attentions.0.norm.weight"},
         {u + "output_blocks.2.2.conv.weight", "up_blocks.0.upsamplers.0.conv.weight"},
@@ -167,7 +170,8 @@ TEST(DiffusersNamesTest, KnownPairsAndRoundTrip) {
         EXPECT_EQ(SgmVaeToDiffusers(sgm, 4), diffusers);
         EXPECT_EQ(DiffusersVaeToSgm(diffusers, 4), sgm);
     }
-    EXPECT_EQ(DiffusersVaeToSgm("encoder.mid_block.attentions.0.query.weight", 4), v + "encoder.mid.attn_1.q.weight");  // old names
+    EXPECT_EQ(DiffusersVaeToSgm("encoder.mid_block.attentions.0.query.weight", 4),
+              v + "encoder.mid.attn_1.q.weight");  // old names
     int round_trips = 0;
     for (const auto& name : sgm_names) {
         if (name.rfind(u, 0) == 0) {

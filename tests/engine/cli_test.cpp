@@ -50,8 +50,9 @@ TEST(EngineCliTest, MakeTinyThenTransform) {
     std::filesystem::create_directories(dir.File("elsewhere"));
     std::filesystem::copy_file(model, dir.File("elsewhere/m.safetensors"));
     ::setenv("LABHOUSE_MODELS_DIR", models.c_str(), 1);
-    ASSERT_EQ(RunCli({"transform", "--model", dir.File("elsewhere/m.safetensors"), "--input", dir.File("in.png"), "--prompt",
-                      "a dog", "--sampler", "dpmpp_2m", "--steps", "3", "--strength", "1", "--threads", "1", "--out", out, "--quiet"}),
+    ASSERT_EQ(RunCli({"transform", "--model", dir.File("elsewhere/m.safetensors"), "--input", dir.File("in.png"),
+                      "--prompt", "a dog", "--sampler", "dpmpp_2m", "--steps", "3", "--strength", "1", "--threads", "1",
+                      "--out", out, "--quiet"}),
               0);
     ::unsetenv("LABHOUSE_MODELS_DIR");
     EXPECT_EQ(cv::imread(out).cols, 64);
@@ -63,7 +64,8 @@ TEST(EngineCliTest, BadInputsExitNonZero) {
     const std::string model = dir.File("tiny-sdxl.safetensors");
     cv::imwrite(dir.File("in.png"), cv::Mat(64, 64, CV_8UC3, cv::Scalar(1, 2, 3)));
     std::ofstream(dir.File("junk.jpg")) << "not an image";
-    const std::vector<std::string> base = {"transform", "--model", model, "--prompt", "x", "--threads", "1", "--out", dir.File("o.png")};
+    const std::vector<std::string> base = {"transform", "--model", model,   "--prompt",       "x",
+                                           "--threads", "1",       "--out", dir.File("o.png")};
     auto with = [&](std::vector<std::string> extra) {
         std::vector<std::string> args = base;
         args.insert(args.end(), extra.begin(), extra.end());
@@ -75,9 +77,9 @@ TEST(EngineCliTest, BadInputsExitNonZero) {
     EXPECT_NE(with({"--input", dir.File("in.png"), "--size", "50x64"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--sampler", "nope"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--tokenizer", dir.File("none")}), 0);
-    EXPECT_NE(RunCli({"transform", "--model", dir.File("in.png"), "--input", dir.File("in.png"), "--prompt", "x", "--out",
-                      dir.File("o.png")}),
-              0);  // not a safetensors file
+    EXPECT_NE(RunCli({"transform", "--model", dir.File("in.png"), "--input", dir.File("in.png"), "--prompt", "x",
+                      "--out", dir.File("o.png")}),
+              0);                                                        // not a safetensors file
     EXPECT_NE(RunCli({"transform", "--input", dir.File("in.png")}), 0);  // missing required options
     EXPECT_FALSE(std::filesystem::exists(dir.File("o.png")));
 }

@@ -71,7 +71,8 @@ TEST_F(TinyModulesTest, UnetShapesIncludingNonSquare) {
         EXPECT_EQ(eps.sizes(), x.sizes());
         EXPECT_TRUE(at::isfinite(eps).all().item<bool>());
         // Batch items are independent: item 1 alone gives the same result.
-        at::Tensor eps1 = RunUnet(w, config_.unet, plan, x.narrow(0, 1, 1), t.narrow(0, 1, 1), ctx.narrow(0, 1, 1), y.narrow(0, 1, 1));
+        at::Tensor eps1 = RunUnet(w, config_.unet, plan, x.narrow(0, 1, 1), t.narrow(0, 1, 1), ctx.narrow(0, 1, 1),
+                                  y.narrow(0, 1, 1));
         EXPECT_TRUE(at::allclose(eps.narrow(0, 1, 1), eps1, 1e-4, 1e-5));
     }
 }
@@ -98,7 +99,8 @@ TEST_F(TinyModulesTest, FastAndLowMemoryModesAgree) {
     at::Tensor t = at::tensor({500.0f});
     at::Tensor ctx = at::randn({1, 77, config_.unet.context_dim});
     at::Tensor y = at::randn({1, config_.unet.adm_in_channels});
-    EXPECT_TRUE(at::equal(RunUnet(low, config_.unet, plan, x, t, ctx, y), RunUnet(fast, config_.unet, plan, x, t, ctx, y)));
+    EXPECT_TRUE(
+        at::equal(RunUnet(low, config_.unet, plan, x, t, ctx, y), RunUnet(fast, config_.unet, plan, x, t, ctx, y)));
 }
 
 TEST(TorchBlocksTest, TimestepEmbeddingIsCosFirst) {

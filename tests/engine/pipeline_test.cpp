@@ -69,17 +69,19 @@ SdxlPipeline* PipelineTest::pipeline_ = nullptr;
 TEST_F(PipelineTest, Img2ImgEndToEndWithProgress) {
     const Image input = TestImage(64, 64);
     std::vector<std::string> events;
-    auto result = pipeline_->Generate(Img2Img(&input),
-                                      [&](const std::string& stage, int step, int total, double secs) {
-                                          EXPECT_GE(secs, 0.0);
-                                          events.push_back(stage + " " + std::to_string(step) + "/" + std::to_string(total));
-                                      },
-                                      nullptr);
+    auto result = pipeline_->Generate(
+        Img2Img(&input),
+        [&](const std::string& stage, int step, int total, double secs) {
+            EXPECT_GE(secs, 0.0);
+            events.push_back(stage + " " + std::to_string(step) + "/" + std::to_string(total));
+        },
+        nullptr);
     ASSERT_TRUE(result.has_value()) << result.error().message;
     EXPECT_EQ(result->image.width, 64);
     EXPECT_EQ(result->image.height, 64);
     EXPECT_EQ(result->image.rgb.size(), 64u * 64 * 3);
-    EXPECT_EQ(events, (std::vector<std::string>{"text_encoders 1/1", "vae_encode 1/1", "unet 1/2", "unet 2/2", "vae_decode 1/1"}));
+    EXPECT_EQ(events, (std::vector<std::string>{"text_encoders 1/1", "vae_encode 1/1", "unet 1/2", "unet 2/2",
+                                                "vae_decode 1/1"}));
     EXPECT_EQ(result->meta.at("steps_run"), "2");  // diffusers convention: int(4 * 0.5)
     EXPECT_EQ(result->meta.at("sampler"), "euler_a");
     EXPECT_EQ(result->meta.at("spacing"), "trailing");
@@ -137,14 +139,15 @@ TEST_F(PipelineTest, CancelBetweenSteps) {
     request.steps = 8;  // 4 steps run
     std::atomic<bool> cancel{false};
     int unet_steps = 0;
-    auto result = pipeline_->Generate(request,
-                                      [&](const std::string& stage, int step, int, double) {
-                                          if (stage == "unet") {
-                                              ++unet_steps;
-                                              if (step == 2) cancel.store(true);
-                                          }
-                                      },
-                                      &cancel);
+    auto result = pipeline_->Generate(
+        request,
+        [&](const std::string& stage, int step, int, double) {
+            if (stage == "unet") {
+                ++unet_steps;
+                if (step == 2) cancel.store(true);
+            }
+        },
+        &cancel);
     ASSERT_FALSE(result.has_value());
     EXPECT_EQ(result.error().code, ErrorCode::kCancelled);
     EXPECT_EQ(unet_steps, 2);
@@ -191,7 +194,8 @@ std::string LoadBroken(const std::string& model, const std::string& tokenizer_di
     mutate(specs);
     const Status written = WriteSafetensors(out, specs, {}, [&](std::size_t i, std::uint8_t* dst, std::size_t bytes) {
         const TensorInfo* info = (*file)->Find(specs[i].name);
-        if (info != nullptr) std::memcpy(dst, (*file)->Data(*info), std::min<std::size_t>(bytes, info->end - info->begin));
+        if (info != nullptr)
+            std::memcpy(dst, (*file)->Data(*info), std::min<std::size_t>(bytes, info->end - info->begin));
     });
     EXPECT_TRUE(written);
     auto pipeline = SdxlPipeline::Load(out, tokenizer_dir, {});
@@ -224,7 +228,8 @@ TEST_F(PipelineTest, BrokenCheckpointsEachFailWithTheirOwnMessage) {
     std::filesystem::resize_file(out, std::filesystem::file_size(out) - 100);
     auto truncated = SdxlPipeline::Load(out, tok, {});
     ASSERT_FALSE(truncated.has_value());
-    EXPECT_NE(truncated.error().message.find("past the end of the file"), std::string::npos) << truncated.error().message;
+    EXPECT_NE(truncated.error().message.find("past the end of the file"), std::string::npos)
+        << truncated.error().message;
     // A 2 GB header claim.
     testing::WriteRawSafetensors(out, "{}", "", 2ull << 30);
     auto huge = SdxlPipeline::Load(out, tok, {});
@@ -313,7 +318,8 @@ TEST_F(PipelineTest, DiffusersFolderLoadsTheSameWeights) {
     std::filesystem::remove(folder + "/vae/diffusion_pytorch_model.safetensors");
     auto broken = SdxlPipeline::Load(folder, *tokenizer, options);
     ASSERT_FALSE(broken.has_value());
-    EXPECT_NE(broken.error().message.find("lacks vae/diffusion_pytorch_model.safetensors"), std::string::npos) << broken.error().message;
+    EXPECT_NE(broken.error().message.find("lacks vae/diffusion_pytorch_model.safetensors"), std::string::npos)
+        << broken.error().message;
 }
 
 // Golden regression: the final latent of a fixed tiny img2img run, committed in
@@ -342,7 +348,8 @@ TEST_F(PipelineTest, GoldenLatentRegression) {
     for (float v; in >> v;) expected.push_back(v);
     ASSERT_EQ(expected.size(), result->latent.size());
     double max_diff = 0;
-    for (std::size_t i = 0; i < expected.size(); ++i) max_diff = std::max(max_diff, std::abs(double(expected[i]) - result->latent[i]));
+    for (std::size_t i = 0; i < expected.size(); ++i)
+        max_diff = std::max(max_diff, std::abs(double(expected[i]) - result->latent[i]));
     EXPECT_LT(max_diff, 1e-3);
 }
 

@@ -21,10 +21,12 @@ std::string OpenError(const std::string& path) {
 
 TEST(SafetensorsTest, WriteThenReadRoundTrip) {
     TempDir dir("st-roundtrip");
-    const std::vector<TensorSpec> specs = {{"a", DType::kF32, {2, 3}}, {"b.weight", DType::kF16, {4}}, {"c", DType::kBF16, {1, 1}}};
+    const std::vector<TensorSpec> specs = {
+        {"a", DType::kF32, {2, 3}}, {"b.weight", DType::kF16, {4}}, {"c", DType::kBF16, {1, 1}}};
     ASSERT_TRUE(WriteSafetensors(dir.File("m.safetensors"), specs, {{"format", "pt"}},
                                  [](std::size_t i, std::uint8_t* out, std::size_t bytes) {
-                                     for (std::size_t k = 0; k < bytes; ++k) out[k] = static_cast<std::uint8_t>(i * 16 + k);
+                                     for (std::size_t k = 0; k < bytes; ++k)
+                                         out[k] = static_cast<std::uint8_t>(i * 16 + k);
                                  }));
     auto file = SafetensorsFile::Open(dir.File("m.safetensors"));
     ASSERT_TRUE(file.has_value()) << file.error().message;
@@ -42,7 +44,8 @@ TEST(SafetensorsTest, WriteThenReadRoundTrip) {
 
 TEST(SafetensorsTest, TruncatedDataNamesTheTensor) {
     TempDir dir("st-trunc");
-    ASSERT_TRUE(WriteSafetensors(dir.File("m.safetensors"), {{"first", DType::kF32, {4}}, {"second", DType::kF32, {64}}}, {},
+    ASSERT_TRUE(WriteSafetensors(dir.File("m.safetensors"),
+                                 {{"first", DType::kF32, {4}}, {"second", DType::kF32, {64}}}, {},
                                  [](std::size_t, std::uint8_t*, std::size_t) {}));
     std::filesystem::resize_file(dir.File("m.safetensors"), std::filesystem::file_size(dir.File("m.safetensors")) - 10);
     const std::string error = OpenError(dir.File("m.safetensors"));
@@ -53,7 +56,8 @@ TEST(SafetensorsTest, TruncatedDataNamesTheTensor) {
 
 TEST(SafetensorsTest, TruncatedInsideTheHeader) {
     TempDir dir("st-trunc-header");
-    WriteRawSafetensors(dir.File("m.safetensors"), R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "", 500);
+    WriteRawSafetensors(dir.File("m.safetensors"), R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", "",
+                        500);
     const std::string error = OpenError(dir.File("m.safetensors"));
     EXPECT_NE(error.find("header claims 500 bytes but the file has only"), std::string::npos) << error;
 }
@@ -76,9 +80,10 @@ TEST(SafetensorsTest, SizeMustMatchShapeTimesDtype) {
 
 TEST(SafetensorsTest, OverlappingTensors) {
     TempDir dir("st-overlap");
-    WriteRawSafetensors(dir.File("m.safetensors"),
-                        R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"y":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
-                        std::string(24, '\0'));
+    WriteRawSafetensors(
+        dir.File("m.safetensors"),
+        R"({"x":{"dtype":"F32","shape":[4],"data_offsets":[0,16]},"y":{"dtype":"F32","shape":[4],"data_offsets":[8,24]}})",
+        std::string(24, '\0'));
     const std::string error = OpenError(dir.File("m.safetensors"));
     EXPECT_NE(error.find("tensor 'y' overlaps tensor 'x'"), std::string::npos) << error;
 }
@@ -94,9 +99,11 @@ TEST(SafetensorsTest, BadJsonDtypeAndShape) {
     TempDir dir("st-bad");
     WriteRawSafetensors(dir.File("a.safetensors"), "{not json", "");
     EXPECT_NE(OpenError(dir.File("a.safetensors")).find("not valid JSON"), std::string::npos);
-    WriteRawSafetensors(dir.File("b.safetensors"), R"({"w":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}})", "x");
+    WriteRawSafetensors(dir.File("b.safetensors"), R"({"w":{"dtype":"F8_E4M3","shape":[1],"data_offsets":[0,1]}})",
+                        "x");
     EXPECT_NE(OpenError(dir.File("b.safetensors")).find("tensor 'w': unsupported dtype 'F8_E4M3'"), std::string::npos);
-    WriteRawSafetensors(dir.File("c.safetensors"), R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})", "abcd");
+    WriteRawSafetensors(dir.File("c.safetensors"), R"({"w":{"dtype":"F32","shape":[-1],"data_offsets":[0,4]}})",
+                        "abcd");
     EXPECT_NE(OpenError(dir.File("c.safetensors")).find("tensor 'w': bad dimension"), std::string::npos);
     // A shape whose byte count overflows 64 bits must not wrap around to a small number.
     WriteRawSafetensors(dir.File("d.safetensors"),

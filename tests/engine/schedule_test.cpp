@@ -77,7 +77,8 @@ TEST(ScheduleTest, Img2ImgStrengthFollowsDiffusers) {
     for (const auto& c : cases) {
         auto sigmas = Img2ImgSigmas(MakeSigmas(c.spacing, c.steps), c.strength);
         ASSERT_TRUE(sigmas.has_value()) << sigmas.error().message;
-        EXPECT_EQ(static_cast<int>(sigmas->size()) - 1, c.run) << SpacingName(c.spacing) << " " << c.steps << " " << c.strength;
+        EXPECT_EQ(static_cast<int>(sigmas->size()) - 1, c.run)
+            << SpacingName(c.spacing) << " " << c.steps << " " << c.strength;
         EXPECT_NEAR(sigmas->front(), c.start, 1e-4) << SpacingName(c.spacing) << " " << c.steps << " " << c.strength;
         EXPECT_EQ(sigmas->back(), 0.0);
     }

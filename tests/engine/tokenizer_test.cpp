@@ -53,7 +53,7 @@ protected:
 
 TEST_F(TokenizerTest, ByteTableMatchesClip) {
     const auto& t = ByteToUnicode();
-    EXPECT_EQ(t['!'], "!");         // id 0 is "!"
+    EXPECT_EQ(t['!'], "!");  // id 0 is "!"
     EXPECT_EQ(t['a'], "a");
     EXPECT_EQ(t[' '], "\xC4\xA0");  // U+0120, the famous GPT-2 space
     EXPECT_EQ(t[0], "\xC4\x80");    // U+0100
@@ -82,7 +82,7 @@ TEST_F(TokenizerTest, PreTokenizerSplitsPunctuationDigitsAndContractions) {
 TEST_F(TokenizerTest, CleanUp) {
     EXPECT_EQ(ClipTokenizer::CleanText("  A   Photo\t\n OF  a CAT  "), "a photo of a cat");
     EXPECT_EQ(ClipTokenizer::CleanText("rock &amp;amp; roll &lt;3 &#65;"), "rock & roll <3 a");  // unescaped twice
-    EXPECT_EQ(ClipTokenizer::CleanText("\xC3\x89T\xC3\x89"), "\xC3\xA9t\xC3\xA9");  // ÉTÉ -> été
+    EXPECT_EQ(ClipTokenizer::CleanText("\xC3\x89T\xC3\x89"), "\xC3\xA9t\xC3\xA9");               // ÉTÉ -> été
     EXPECT_EQ(tok_->Encode("  A  PHOTO  "), tok_->Encode("a photo"));
     EXPECT_TRUE(tok_->Encode("").empty());
 }

@@ -77,7 +77,8 @@ void UnetSpecs(Specs* out, const UnetConfig& c, DType dtype) {
     auto block_specs = [&](const UnetBlockPlan& blk) {
         if (blk.conv_in) b.Conv(blk.prefix + ".0", c.model_channels, c.in_channels, 3);
         if (blk.downsample) b.Conv(blk.prefix + ".0.op", blk.res_out, blk.res_out, 3);
-        if (blk.res_in > 0 && !blk.downsample) UnetResBlockSpecs(b, blk.prefix + ".0", blk.res_in, blk.res_out, c.time_embed_dim);
+        if (blk.res_in > 0 && !blk.downsample)
+            UnetResBlockSpecs(b, blk.prefix + ".0", blk.res_in, blk.res_out, c.time_embed_dim);
         if (blk.st_depth > 0) SpatialTransformerSpecs(b, blk.prefix + ".1", blk.res_out, blk.st_depth, c.context_dim);
         if (blk.upsample) b.Conv(blk.prefix + (blk.st_depth > 0 ? ".2" : ".1") + ".conv", blk.res_out, blk.res_out, 3);
     };
@@ -97,7 +98,8 @@ void ClipSpecs(Specs* out, const ClipTextConfig& c, DType dtype) {
         b.Add("embeddings.position_embedding.weight", {c.positions, c.width});
         for (int k = 0; k < c.layers; ++k) {
             const std::string l = "encoder.layers." + std::to_string(k);
-            for (const char* proj : {".self_attn.q_proj", ".self_attn.k_proj", ".self_attn.v_proj", ".self_attn.out_proj"}) {
+            for (const char* proj :
+                 {".self_attn.q_proj", ".self_attn.k_proj", ".self_attn.v_proj", ".self_attn.out_proj"}) {
                 b.Linear(l + proj, c.width, c.width);
             }
             b.Norm(l + ".layer_norm1", c.width);
@@ -190,10 +192,12 @@ public:
     }
     Result<Shape> Get(const std::string& name, std::size_t rank, const char* part) const {
         auto it = t_.find(name);
-        if (it == t_.end()) return InvalidArgument(std::string("cannot detect the ") + part + " layout: missing tensor '" + name + "'");
+        if (it == t_.end())
+            return InvalidArgument(std::string("cannot detect the ") + part + " layout: missing tensor '" + name + "'");
         if (it->second.shape.size() != rank) {
-            return InvalidArgument(std::string("cannot detect the ") + part + " layout: tensor '" + name + "' has shape " +
-                                   ShapeString(it->second.shape) + ", expected rank " + std::to_string(rank));
+            return InvalidArgument(std::string("cannot detect the ") + part + " layout: tensor '" + name +
+                                   "' has shape " + ShapeString(it->second.shape) + ", expected rank " +
+                                   std::to_string(rank));
         }
         return it->second.shape;
     }
@@ -212,24 +216,29 @@ Result<ClipTextConfig> DetectClip(const Probe& p, bool open_clip) {
     c.open_clip_names = open_clip;
     const std::string pre = open_clip ? kClipGPrefix : kClipLPrefix;
     const char* part = open_clip ? "OpenCLIP bigG text encoder" : "CLIP-L text encoder";
-    LABHOUSE_ASSIGN_OR_RETURN(Shape tok, p.Get(pre + (open_clip ? "token_embedding.weight" : "embeddings.token_embedding.weight"), 2, part));
-    LABHOUSE_ASSIGN_OR_RETURN(Shape pos, p.Get(pre + (open_clip ? "positional_embedding" : "embeddings.position_embedding.weight"), 2, part));
+    LABHOUSE_ASSIGN_OR_RETURN(
+        Shape tok, p.Get(pre + (open_clip ? "token_embedding.weight" : "embeddings.token_embedding.weight"), 2, part));
+    LABHOUSE_ASSIGN_OR_RETURN(
+        Shape pos, p.Get(pre + (open_clip ? "positional_embedding" : "embeddings.position_embedding.weight"), 2, part));
     c.vocab = static_cast<int>(tok[0]);
     c.width = static_cast<int>(tok[1]);
     c.positions = static_cast<int>(pos[0]);
     if (open_clip) {
-        c.layers = p.Count([&](int k) { return pre + "transformer.resblocks." + std::to_string(k) + ".attn.in_proj_weight"; });
+        c.layers =
+            p.Count([&](int k) { return pre + "transformer.resblocks." + std::to_string(k) + ".attn.in_proj_weight"; });
         LABHOUSE_ASSIGN_OR_RETURN(Shape fc, p.Get(pre + "transformer.resblocks.0.mlp.c_fc.weight", 2, part));
         LABHOUSE_ASSIGN_OR_RETURN(Shape proj, p.Get(pre + "text_projection", 2, part));
         c.mlp = static_cast<int>(fc[0]);
         c.projection_dim = static_cast<int>(proj[1]);
     } else {
-        c.layers = p.Count([&](int k) { return pre + "encoder.layers." + std::to_string(k) + ".self_attn.q_proj.weight"; });
+        c.layers =
+            p.Count([&](int k) { return pre + "encoder.layers." + std::to_string(k) + ".self_attn.q_proj.weight"; });
         LABHOUSE_ASSIGN_OR_RETURN(Shape fc, p.Get(pre + "encoder.layers.0.mlp.fc1.weight", 2, part));
         c.mlp = static_cast<int>(fc[0]);
     }
     if (c.layers < 2) return InvalidArgument(std::string(part) + ": need at least 2 layers (penultimate output)");
-    if (c.width % kHeadDim != 0) return InvalidArgument(std::string(part) + ": width " + std::to_string(c.width) + " is not a multiple of 64");
+    if (c.width % kHeadDim != 0)
+        return InvalidArgument(std::string(part) + ": width " + std::to_string(c.width) + " is not a multiple of 64");
     if (c.positions < 77) return InvalidArgument(std::string(part) + ": fewer than 77 positions");
     return c;
 }
@@ -263,15 +272,20 @@ Result<UnetConfig> DetectUnet(const Probe& p) {
         }
         LABHOUSE_ASSIGN_OR_RETURN(Shape conv, p.Get(blk + ".0.in_layers.2.weight", 4, part));
         if (nrb == 0) {
-            if (conv[0] % c.model_channels != 0) return InvalidArgument("UNet: channels not a multiple of model_channels at " + blk);
+            if (conv[0] % c.model_channels != 0)
+                return InvalidArgument("UNet: channels not a multiple of model_channels at " + blk);
             c.channel_mult.push_back(static_cast<int>(conv[0] / c.model_channels));
-            depth = p.Count([&](int k) { return blk + ".1.transformer_blocks." + std::to_string(k) + ".attn1.to_q.weight"; });
+            depth = p.Count(
+                [&](int k) { return blk + ".1.transformer_blocks." + std::to_string(k) + ".attn1.to_q.weight"; });
         }
         ++nrb;
     }
     if (c.channel_mult.empty()) return InvalidArgument("cannot detect the UNet layout: no ResBlock in input_blocks");
-    c.mid_depth = p.Count([&](int k) { return pre + "middle_block.1.transformer_blocks." + std::to_string(k) + ".attn1.to_q.weight"; });
-    if (c.mid_depth == 0) return InvalidArgument("cannot detect the UNet layout: missing tensor '" + pre + "middle_block.1.transformer_blocks.0.attn1.to_q.weight'");
+    c.mid_depth = p.Count(
+        [&](int k) { return pre + "middle_block.1.transformer_blocks." + std::to_string(k) + ".attn1.to_q.weight"; });
+    if (c.mid_depth == 0)
+        return InvalidArgument("cannot detect the UNet layout: missing tensor '" + pre +
+                               "middle_block.1.transformer_blocks.0.attn1.to_q.weight'");
     LABHOUSE_ASSIGN_OR_RETURN(Shape k, p.Get(pre + "middle_block.1.transformer_blocks.0.attn2.to_k.weight", 2, part));
     c.context_dim = static_cast<int>(k[1]);
     for (std::size_t l = 0; l < c.channel_mult.size(); ++l) {
@@ -295,13 +309,18 @@ Result<VaeConfig> DetectVae(const Probe& p) {
     c.in_channels = static_cast<int>(conv_in[1]);
     c.z_channels = static_cast<int>(dec_in[1]);
     c.out_channels = static_cast<int>(dec_out[0]);
-    const int levels = p.Count([&](int i) { return pre + "encoder.down." + std::to_string(i) + ".block.0.conv1.weight"; });
-    if (levels == 0) return InvalidArgument("cannot detect the VAE layout: missing tensor '" + pre + "encoder.down.0.block.0.conv1.weight'");
+    const int levels =
+        p.Count([&](int i) { return pre + "encoder.down." + std::to_string(i) + ".block.0.conv1.weight"; });
+    if (levels == 0)
+        return InvalidArgument("cannot detect the VAE layout: missing tensor '" + pre +
+                               "encoder.down.0.block.0.conv1.weight'");
     for (int i = 0; i < levels; ++i) {
-        LABHOUSE_ASSIGN_OR_RETURN(Shape conv, p.Get(pre + "encoder.down." + std::to_string(i) + ".block.0.conv1.weight", 4, part));
+        LABHOUSE_ASSIGN_OR_RETURN(Shape conv,
+                                  p.Get(pre + "encoder.down." + std::to_string(i) + ".block.0.conv1.weight", 4, part));
         c.ch_mult.push_back(static_cast<int>(conv[0] / c.ch));
     }
-    c.num_res_blocks = p.Count([&](int j) { return pre + "encoder.down.0.block." + std::to_string(j) + ".conv1.weight"; });
+    c.num_res_blocks =
+        p.Count([&](int j) { return pre + "encoder.down.0.block." + std::to_string(j) + ".conv1.weight"; });
     auto q = p.Find(pre + "encoder.mid.attn_1.q.weight");
     c.linear_attention = q != nullptr && q->shape.size() == 2;
     return c;
@@ -376,7 +395,8 @@ Result<SdxlConfig> DetectSdxlConfig(const std::map<std::string, TensorInfo>& ten
     const int size_part = config.unet.adm_in_channels - config.clip_g.projection_dim;
     if (size_part <= 0 || size_part % 6 != 0 || (size_part / 6) % 2 != 0) {
         return InvalidArgument("UNet label_emb input " + std::to_string(config.unet.adm_in_channels) +
-                               " is not pooled (" + std::to_string(config.clip_g.projection_dim) + ") + 6 size embeddings");
+                               " is not pooled (" + std::to_string(config.clip_g.projection_dim) +
+                               ") + 6 size embeddings");
     }
     if (config.unet.in_channels != config.vae.z_channels) {
         return InvalidArgument("UNet input channels " + std::to_string(config.unet.in_channels) +
@@ -395,8 +415,9 @@ std::vector<TensorSpec> SdxlTensorSpecs(const SdxlConfig& config, DType dtype) {
 }
 
 bool IsIgnoredTensor(const std::string& name) {
-    return name == std::string(kClipLPrefix) + "embeddings.position_ids" || name == std::string(kClipGPrefix) + "logit_scale" ||
-           name == "denoiser.sigmas" || name.rfind("model_ema.", 0) == 0;
+    return name == std::string(kClipLPrefix) + "embeddings.position_ids" ||
+           name == std::string(kClipGPrefix) + "logit_scale" || name == "denoiser.sigmas" ||
+           name.rfind("model_ema.", 0) == 0;
 }
 
 Status ValidateSdxlTensors(const std::map<std::string, TensorInfo>& tensors, const SdxlConfig& config) {
@@ -410,7 +431,8 @@ Status ValidateSdxlTensors(const std::map<std::string, TensorInfo>& tensors, con
             continue;
         }
         if (it->second.shape != spec.shape) {
-            misshaped.push_back(spec.name + " (expected " + ShapeString(spec.shape) + ", found " + ShapeString(it->second.shape) + ")");
+            misshaped.push_back(spec.name + " (expected " + ShapeString(spec.shape) + ", found " +
+                                ShapeString(it->second.shape) + ")");
         }
         const DType d = it->second.dtype;
         if (d != DType::kF16 && d != DType::kBF16 && d != DType::kF32) {

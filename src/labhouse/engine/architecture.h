@@ -18,7 +18,7 @@ inline constexpr const char* kUnetPrefix = "model.diffusion_model.";
 inline constexpr const char* kClipLPrefix = "conditioner.embedders.0.transformer.text_model.";
 inline constexpr const char* kClipGPrefix = "conditioner.embedders.1.model.";
 inline constexpr const char* kVaePrefix = "first_stage_model.";
-inline constexpr int kHeadDim = 64;             // SDXL num_head_channels and CLIP head width
+inline constexpr int kHeadDim = 64;  // SDXL num_head_channels and CLIP head width
 inline constexpr double kVaeScaleFactor = 0.13025;
 
 struct ClipTextConfig {
@@ -73,8 +73,8 @@ struct UnetBlockPlan {
     bool downsample = false;  // `.0.op`
     int res_in = 0;           // ResBlock channels (0 = none)
     int res_out = 0;
-    int st_depth = 0;         // SpatialTransformer at `.1` (0 = none)
-    bool upsample = false;    // `.1.conv` or `.2.conv`
+    int st_depth = 0;       // SpatialTransformer at `.1` (0 = none)
+    bool upsample = false;  // `.1.conv` or `.2.conv`
     int channels() const { return res_out; }
 };
 

@@ -13,7 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool StartsWith(const std::string& s, const std::string& prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 // Matches "<prefix><int>.<rest>"; fills index and rest.
 bool Match(const std::string& name, const std::string& prefix, int* index, std::string* rest) {
@@ -28,7 +30,8 @@ bool Match(const std::string& name, const std::string& prefix, int* index, std::
 }
 
 // Replaces a leading token from the first column of `pairs` with the second (or back).
-std::string MapLeading(const std::string& rest, const std::vector<std::pair<std::string, std::string>>& pairs, bool forward) {
+std::string MapLeading(const std::string& rest, const std::vector<std::pair<std::string, std::string>>& pairs,
+                       bool forward) {
     for (const auto& [a, b] : pairs) {
         const std::string& from = forward ? a : b;
         const std::string& to = forward ? b : a;
@@ -38,21 +41,29 @@ std::string MapLeading(const std::string& rest, const std::vector<std::pair<std:
 }
 
 const std::vector<std::pair<std::string, std::string>> kUnetResnet = {
-    {"norm1.", "in_layers.0."}, {"conv1.", "in_layers.2."},  {"time_emb_proj.", "emb_layers.1."},
+    {"norm1.", "in_layers.0."},  {"conv1.", "in_layers.2."},  {"time_emb_proj.", "emb_layers.1."},
     {"norm2.", "out_layers.0."}, {"conv2.", "out_layers.3."}, {"conv_shortcut.", "skip_connection."}};
-const std::vector<std::pair<std::string, std::string>> kUnetTop = {
-    {"conv_in.", "input_blocks.0.0."},          {"time_embedding.linear_1.", "time_embed.0."},
-    {"time_embedding.linear_2.", "time_embed.2."}, {"add_embedding.linear_1.", "label_emb.0.0."},
-    {"add_embedding.linear_2.", "label_emb.0.2."}, {"conv_norm_out.", "out.0."},
-    {"conv_out.", "out.2."}};
-const std::vector<std::pair<std::string, std::string>> kVaeResnet = {
-    {"norm1.", "norm1."}, {"conv1.", "conv1."}, {"norm2.", "norm2."}, {"conv2.", "conv2."}, {"conv_shortcut.", "nin_shortcut."}};
+const std::vector<std::pair<std::string, std::string>> kUnetTop = {{"conv_in.", "input_blocks.0.0."},
+                                                                   {"time_embedding.linear_1.", "time_embed.0."},
+                                                                   {"time_embedding.linear_2.", "time_embed.2."},
+                                                                   {"add_embedding.linear_1.", "label_emb.0.0."},
+                                                                   {"add_embedding.linear_2.", "label_emb.0.2."},
+                                                                   {"conv_norm_out.", "out.0."},
+                                                                   {"conv_out.", "out.2."}};
+const std::vector<std::pair<std::string, std::string>> kVaeResnet = {{"norm1.", "norm1."},
+                                                                     {"conv1.", "conv1."},
+                                                                     {"norm2.", "norm2."},
+                                                                     {"conv2.", "conv2."},
+                                                                     {"conv_shortcut.", "nin_shortcut."}};
 const std::vector<std::pair<std::string, std::string>> kVaeAttention = {
-    {"group_norm.", "norm."}, {"to_q.", "q."}, {"to_k.", "k."}, {"to_v.", "v."}, {"to_out.0.", "proj_out."},
-    {"query.", "q."},         {"key.", "k."},  {"value.", "v."}, {"proj_attn.", "proj_out."}};
-const std::vector<std::pair<std::string, std::string>> kBigGLayer = {
-    {"layer_norm1.", "ln_1."}, {"layer_norm2.", "ln_2."}, {"self_attn.out_proj.", "attn.out_proj."},
-    {"mlp.fc1.", "mlp.c_fc."}, {"mlp.fc2.", "mlp.c_proj."}};
+    {"group_norm.", "norm."},   {"to_q.", "q."},  {"to_k.", "k."}, {"to_v.", "v."},
+    {"to_out.0.", "proj_out."}, {"query.", "q."}, {"key.", "k."},  {"value.", "v."},
+    {"proj_attn.", "proj_out."}};
+const std::vector<std::pair<std::string, std::string>> kBigGLayer = {{"layer_norm1.", "ln_1."},
+                                                                     {"layer_norm2.", "ln_2."},
+                                                                     {"self_attn.out_proj.", "attn.out_proj."},
+                                                                     {"mlp.fc1.", "mlp.c_fc."},
+                                                                     {"mlp.fc2.", "mlp.c_proj."}};
 
 int DiffusersResBlocksPerLevel(const std::set<std::string>& names) {
     int n = 0;
@@ -75,7 +86,8 @@ std::string DiffusersUnetToSgm(const std::string& name, const std::set<std::stri
         } else if (Match(rest, "attentions.", &j, &rest2)) {
             out = "input_blocks." + std::to_string(i * (n + 1) + j + 1) + ".1." + rest2;
         } else if (StartsWith(rest, "downsamplers.0.conv.")) {
-            out = "input_blocks." + std::to_string((i + 1) * (n + 1)) + ".0.op." + rest.substr(std::strlen("downsamplers.0.conv."));
+            out = "input_blocks." + std::to_string((i + 1) * (n + 1)) + ".0.op." +
+                  rest.substr(std::strlen("downsamplers.0.conv."));
         }
     } else if (Match(name, "mid_block.resnets.", &j, &rest) && j <= 1) {
         const std::string r = MapLeading(rest, kUnetResnet, true);
@@ -101,22 +113,30 @@ std::string SgmUnetToDiffusers(const std::string& sgm_name, const std::set<std::
     if (!StartsWith(sgm_name, kUnetPrefix)) return "";
     const std::string name = sgm_name.substr(std::strlen(kUnetPrefix));
     int n = 0;
-    while (sgm_names.count(std::string(kUnetPrefix) + "input_blocks." + std::to_string(n + 1) + ".0.in_layers.2.weight")) ++n;
+    while (
+        sgm_names.count(std::string(kUnetPrefix) + "input_blocks." + std::to_string(n + 1) + ".0.in_layers.2.weight"))
+        ++n;
     if (std::string top = MapLeading(name, kUnetTop, false); !top.empty()) return top;
     int k = 0, m = 0;
     std::string rest, rest2;
     if (Match(name, "input_blocks.", &k, &rest) && k >= 1 && Match(rest, "", &m, &rest2)) {
         const int i = (k - 1) / (n + 1), j = (k - 1) % (n + 1);
-        if (j == n && m == 0 && StartsWith(rest2, "op.")) return "down_blocks." + std::to_string(i) + ".downsamplers.0.conv." + rest2.substr(3);
-        if (m == 0) return "down_blocks." + std::to_string(i) + ".resnets." + std::to_string(j) + "." + MapLeading(rest2, kUnetResnet, false);
+        if (j == n && m == 0 && StartsWith(rest2, "op."))
+            return "down_blocks." + std::to_string(i) + ".downsamplers.0.conv." + rest2.substr(3);
+        if (m == 0)
+            return "down_blocks." + std::to_string(i) + ".resnets." + std::to_string(j) + "." +
+                   MapLeading(rest2, kUnetResnet, false);
         if (m == 1) return "down_blocks." + std::to_string(i) + ".attentions." + std::to_string(j) + "." + rest2;
     } else if (Match(name, "middle_block.", &m, &rest)) {
         if (m == 1) return "mid_block.attentions.0." + rest;
         return "mid_block.resnets." + std::to_string(m / 2) + "." + MapLeading(rest, kUnetResnet, false);
     } else if (Match(name, "output_blocks.", &k, &rest) && Match(rest, "", &m, &rest2)) {
         const int i = k / (n + 1), j = k % (n + 1);
-        if (m >= 1 && StartsWith(rest2, "conv.")) return "up_blocks." + std::to_string(i) + ".upsamplers.0.conv." + rest2.substr(5);
-        if (m == 0) return "up_blocks." + std::to_string(i) + ".resnets." + std::to_string(j) + "." + MapLeading(rest2, kUnetResnet, false);
+        if (m >= 1 && StartsWith(rest2, "conv."))
+            return "up_blocks." + std::to_string(i) + ".upsamplers.0.conv." + rest2.substr(5);
+        if (m == 0)
+            return "up_blocks." + std::to_string(i) + ".resnets." + std::to_string(j) + "." +
+                   MapLeading(rest2, kUnetResnet, false);
         if (m == 1) return "up_blocks." + std::to_string(i) + ".attentions." + std::to_string(j) + "." + rest2;
     }
     return "";
@@ -134,7 +154,8 @@ std::string DiffusersVaeToSgm(const std::string& name, int levels) {
                 const std::string m = MapLeading(rest2, kVaeResnet, true);
                 if (!m.empty()) out = side + "down." + std::to_string(i) + ".block." + std::to_string(j) + "." + m;
             } else if (StartsWith(rest, "downsamplers.0.conv.")) {
-                out = side + "down." + std::to_string(i) + ".downsample.conv." + rest.substr(std::strlen("downsamplers.0.conv."));
+                out = side + "down." + std::to_string(i) + ".downsample.conv." +
+                      rest.substr(std::strlen("downsamplers.0.conv."));
             }
         } else if (Match(r, "up_blocks.", &i, &rest)) {
             const std::string level = std::to_string(levels - 1 - i);
@@ -170,21 +191,27 @@ std::string SgmVaeToDiffusers(const std::string& sgm_name, int levels) {
         const std::string r = name.substr(side.size());
         if (Match(r, "down.", &i, &rest)) {
             if (Match(rest, "block.", &j, &rest2)) {
-                return side + "down_blocks." + std::to_string(i) + ".resnets." + std::to_string(j) + "." + MapLeading(rest2, kVaeResnet, false);
+                return side + "down_blocks." + std::to_string(i) + ".resnets." + std::to_string(j) + "." +
+                       MapLeading(rest2, kVaeResnet, false);
             }
-            if (StartsWith(rest, "downsample.conv.")) return side + "down_blocks." + std::to_string(i) + ".downsamplers.0.conv." + rest.substr(16);
+            if (StartsWith(rest, "downsample.conv."))
+                return side + "down_blocks." + std::to_string(i) + ".downsamplers.0.conv." + rest.substr(16);
         } else if (Match(r, "up.", &i, &rest)) {
             const std::string block = std::to_string(levels - 1 - i);
             if (Match(rest, "block.", &j, &rest2)) {
-                return side + "up_blocks." + block + ".resnets." + std::to_string(j) + "." + MapLeading(rest2, kVaeResnet, false);
+                return side + "up_blocks." + block + ".resnets." + std::to_string(j) + "." +
+                       MapLeading(rest2, kVaeResnet, false);
             }
-            if (StartsWith(rest, "upsample.conv.")) return side + "up_blocks." + block + ".upsamplers.0.conv." + rest.substr(14);
+            if (StartsWith(rest, "upsample.conv."))
+                return side + "up_blocks." + block + ".upsamplers.0.conv." + rest.substr(14);
         } else if (StartsWith(r, "mid.block_")) {
             const int b = r[std::strlen("mid.block_")] - '1';
-            return side + "mid_block.resnets." + std::to_string(b) + "." + MapLeading(r.substr(std::strlen("mid.block_1.")), kVaeResnet, false);
+            return side + "mid_block.resnets." + std::to_string(b) + "." +
+                   MapLeading(r.substr(std::strlen("mid.block_1.")), kVaeResnet, false);
         } else if (StartsWith(r, "mid.attn_1.")) {
             // The first matching pair in reverse is the modern name (to_q, ..., to_out.0).
-            return side + "mid_block.attentions.0." + MapLeading(r.substr(std::strlen("mid.attn_1.")), kVaeAttention, false);
+            return side + "mid_block.attentions.0." +
+                   MapLeading(r.substr(std::strlen("mid.attn_1.")), kVaeAttention, false);
         } else if (StartsWith(r, "norm_out.")) {
             return side + "conv_norm_out." + r.substr(std::strlen("norm_out."));
         }
@@ -246,7 +273,8 @@ Status CheckpointSource::AddDiffusersComponent(const std::string& dir, const std
         }
     }
     if (file_path.empty()) {
-        return NotFound("diffusers folder '" + dir + "' lacks " + component + "/" + stem + ".safetensors (or .fp16.safetensors)");
+        return NotFound("diffusers folder '" + dir + "' lacks " + component + "/" + stem +
+                        ".safetensors (or .fp16.safetensors)");
     }
     LABHOUSE_ASSIGN_OR_RETURN(std::unique_ptr<SafetensorsFile> file, SafetensorsFile::Open(file_path));
     const SafetensorsFile* f = file.get();
@@ -288,24 +316,31 @@ Status CheckpointSource::AddDiffusersComponent(const std::string& dir, const std
         } else {  // text_encoder_2: HF CLIPTextModelWithProjection -> open_clip names
             int k = 0;
             std::string rest;
-            if (name == "text_model.embeddings.token_embedding.weight") sgm = g + "token_embedding.weight";
-            else if (name == "text_model.embeddings.position_embedding.weight") sgm = g + "positional_embedding";
-            else if (name == "text_model.embeddings.position_ids") continue;  // buffer, unused
-            else if (StartsWith(name, "text_model.final_layer_norm.")) sgm = g + "ln_final." + name.substr(std::strlen("text_model.final_layer_norm."));
+            if (name == "text_model.embeddings.token_embedding.weight")
+                sgm = g + "token_embedding.weight";
+            else if (name == "text_model.embeddings.position_embedding.weight")
+                sgm = g + "positional_embedding";
+            else if (name == "text_model.embeddings.position_ids")
+                continue;  // buffer, unused
+            else if (StartsWith(name, "text_model.final_layer_norm."))
+                sgm = g + "ln_final." + name.substr(std::strlen("text_model.final_layer_norm."));
             else if (name == "text_projection.weight") {
-                LABHOUSE_RETURN_IF_ERROR(add(g + "text_projection", SourceTensor::Op::kTranspose, {&info}));  // HF stores P^T
+                LABHOUSE_RETURN_IF_ERROR(
+                    add(g + "text_projection", SourceTensor::Op::kTranspose, {&info}));  // HF stores P^T
                 continue;
             } else if (Match(name, "text_model.encoder.layers.", &k, &rest)) {
                 const std::string layer = g + "transformer.resblocks." + std::to_string(k) + ".";
-                if (StartsWith(rest, "self_attn.q_proj.") || StartsWith(rest, "self_attn.k_proj.") || StartsWith(rest, "self_attn.v_proj.")) {
-                    if (!StartsWith(rest, "self_attn.q_proj.")) continue;  // handled with q
+                if (StartsWith(rest, "self_attn.q_proj.") || StartsWith(rest, "self_attn.k_proj.") ||
+                    StartsWith(rest, "self_attn.v_proj.")) {
+                    if (!StartsWith(rest, "self_attn.q_proj.")) continue;                    // handled with q
                     const std::string kind = rest.substr(std::strlen("self_attn.q_proj."));  // weight or bias
                     const std::string base = "text_model.encoder.layers." + std::to_string(k) + ".self_attn.";
                     const TensorInfo* q = f->Find(base + "q_proj." + kind);
                     const TensorInfo* kk = f->Find(base + "k_proj." + kind);
                     const TensorInfo* v = f->Find(base + "v_proj." + kind);
                     if (q && kk && v) {
-                        LABHOUSE_RETURN_IF_ERROR(add(layer + "attn.in_proj_" + kind, SourceTensor::Op::kConcatRows, {q, kk, v}));
+                        LABHOUSE_RETURN_IF_ERROR(
+                            add(layer + "attn.in_proj_" + kind, SourceTensor::Op::kConcatRows, {q, kk, v}));
                     }
                     continue;
                 }

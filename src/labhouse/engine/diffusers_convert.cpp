@@ -13,7 +13,9 @@ namespace {
 
 namespace fs = std::filesystem;
 
-bool StartsWith(const std::string& s, const std::string& prefix) { return s.rfind(prefix, 0) == 0; }
+bool StartsWith(const std::string& s, const std::string& prefix) {
+    return s.rfind(prefix, 0) == 0;
+}
 
 struct OutTensor {
     TensorSpec spec;
@@ -29,7 +31,9 @@ Status ConvertSingleFileToDiffusers(const std::string& checkpoint_path, const st
     std::set<std::string> names;
     for (const auto& [name, info] : f->tensors()) names.insert(name);
     int vae_levels = 0;
-    while (names.count(std::string(kVaePrefix) + "encoder.down." + std::to_string(vae_levels) + ".block.0.conv1.weight")) ++vae_levels;
+    while (
+        names.count(std::string(kVaePrefix) + "encoder.down." + std::to_string(vae_levels) + ".block.0.conv1.weight"))
+        ++vae_levels;
     std::map<std::string, std::vector<OutTensor>> components;
     auto copy = [f](const TensorInfo* info) {
         return [f, info](std::uint8_t* out) { std::memcpy(out, f->Data(*info), info->end - info->begin); };
@@ -42,10 +46,12 @@ Status ConvertSingleFileToDiffusers(const std::string& checkpoint_path, const st
             components["unet"].push_back({{SgmUnetToDiffusers(name, names), info.dtype, info.shape}, copy(src)});
         } else if (StartsWith(name, kVaePrefix)) {
             std::vector<std::int64_t> shape = info.shape;
-            if (name.find("mid.attn_1.") != std::string::npos && shape.size() == 4) shape.resize(2);  // diffusers: Linear
+            if (name.find("mid.attn_1.") != std::string::npos && shape.size() == 4)
+                shape.resize(2);  // diffusers: Linear
             components["vae"].push_back({{SgmVaeToDiffusers(name, vae_levels), info.dtype, shape}, copy(src)});
         } else if (StartsWith(name, kClipLPrefix)) {
-            components["text_encoder"].push_back({{"text_model." + name.substr(std::strlen(kClipLPrefix)), info.dtype, info.shape}, copy(src)});
+            components["text_encoder"].push_back(
+                {{"text_model." + name.substr(std::strlen(kClipLPrefix)), info.dtype, info.shape}, copy(src)});
         } else if (StartsWith(name, g)) {
             const std::string r = name.substr(g.size());
             auto& out = components["text_encoder_2"];
@@ -58,15 +64,18 @@ Status ConvertSingleFileToDiffusers(const std::string& checkpoint_path, const st
                 out.push_back({{"text_model.final_layer_norm." + r.substr(9), info.dtype, info.shape}, copy(src)});
             } else if (r == "text_projection") {
                 const std::int64_t rows = info.shape[0], cols = info.shape[1];
-                out.push_back({{"text_projection.weight", info.dtype, {cols, rows}}, [f, src, rows, cols, elem](std::uint8_t* o) {
-                                   const std::uint8_t* in = f->Data(*src);
-                                   for (std::int64_t r2 = 0; r2 < rows; ++r2) {
-                                       for (std::int64_t c = 0; c < cols; ++c) std::memcpy(o + (c * rows + r2) * elem, in + (r2 * cols + c) * elem, elem);
-                                   }
-                               }});
+                out.push_back(
+                    {{"text_projection.weight", info.dtype, {cols, rows}}, [f, src, rows, cols, elem](std::uint8_t* o) {
+                         const std::uint8_t* in = f->Data(*src);
+                         for (std::int64_t r2 = 0; r2 < rows; ++r2) {
+                             for (std::int64_t c = 0; c < cols; ++c)
+                                 std::memcpy(o + (c * rows + r2) * elem, in + (r2 * cols + c) * elem, elem);
+                         }
+                     }});
             } else if (StartsWith(r, "transformer.resblocks.")) {
                 const std::size_t dot = r.find('.', std::strlen("transformer.resblocks."));
-                const std::string k = r.substr(std::strlen("transformer.resblocks."), dot - std::strlen("transformer.resblocks."));
+                const std::string k =
+                    r.substr(std::strlen("transformer.resblocks."), dot - std::strlen("transformer.resblocks."));
                 const std::string rest = r.substr(dot + 1);
                 const std::string layer = "text_model.encoder.layers." + k + ".";
                 if (rest == "attn.in_proj_weight" || rest == "attn.in_proj_bias") {
@@ -77,16 +86,21 @@ Status ConvertSingleFileToDiffusers(const std::string& checkpoint_path, const st
                     const char* projections[] = {"q_proj.", "k_proj.", "v_proj."};
                     for (std::size_t p = 0; p < 3; ++p) {
                         out.push_back({{layer + "self_attn." + projections[p] + kind, info.dtype, shape},
-                                       [f, src, p, part_bytes](std::uint8_t* o) { std::memcpy(o, f->Data(*src) + p * part_bytes, part_bytes); }});
+                                       [f, src, p, part_bytes](std::uint8_t* o) {
+                                           std::memcpy(o, f->Data(*src) + p * part_bytes, part_bytes);
+                                       }});
                     }
                     continue;
                 }
-                static const std::pair<const char*, const char*> kMap[] = {{"ln_1.", "layer_norm1."}, {"ln_2.", "layer_norm2."},
-                                                                          {"attn.out_proj.", "self_attn.out_proj."},
-                                                                          {"mlp.c_fc.", "mlp.fc1."}, {"mlp.c_proj.", "mlp.fc2."}};
+                static const std::pair<const char*, const char*> kMap[] = {{"ln_1.", "layer_norm1."},
+                                                                           {"ln_2.", "layer_norm2."},
+                                                                           {"attn.out_proj.", "self_attn.out_proj."},
+                                                                           {"mlp.c_fc.", "mlp.fc1."},
+                                                                           {"mlp.c_proj.", "mlp.fc2."}};
                 for (const auto& [from, to] : kMap) {
                     if (StartsWith(rest, from)) {
-                        out.push_back({{layer + to + rest.substr(std::strlen(from)), info.dtype, info.shape}, copy(src)});
+                        out.push_back(
+                            {{layer + to + rest.substr(std::strlen(from)), info.dtype, info.shape}, copy(src)});
                     }
                 }
             }
@@ -101,15 +115,16 @@ Status ConvertSingleFileToDiffusers(const std::string& checkpoint_path, const st
             if (t.spec.name.empty()) return Internal("no diffusers name for a tensor of " + component);
             specs.push_back(t.spec);
         }
-        LABHOUSE_RETURN_IF_ERROR(WriteSafetensors((fs::path(out_dir) / component / (stem + ".safetensors")).string(), specs,
-                                                  {{"format", "pt"}},
-                                                  [&](std::size_t i, std::uint8_t* out, std::size_t) { tensors[i].fill(out); }));
+        LABHOUSE_RETURN_IF_ERROR(WriteSafetensors(
+            (fs::path(out_dir) / component / (stem + ".safetensors")).string(), specs, {{"format", "pt"}},
+            [&](std::size_t i, std::uint8_t* out, std::size_t) { tensors[i].fill(out); }));
     }
     if (!tokenizer_dir.empty()) {
         for (const char* sub : {"tokenizer", "tokenizer_2"}) {
             fs::create_directories(fs::path(out_dir) / sub, ec);
             for (const char* name : {"vocab.json", "merges.txt"}) {
-                fs::copy_file(fs::path(tokenizer_dir) / name, fs::path(out_dir) / sub / name, fs::copy_options::overwrite_existing, ec);
+                fs::copy_file(fs::path(tokenizer_dir) / name, fs::path(out_dir) / sub / name,
+                              fs::copy_options::overwrite_existing, ec);
                 if (ec) return Unavailable("cannot copy tokenizer file " + std::string(name) + ": " + ec.message());
             }
         }

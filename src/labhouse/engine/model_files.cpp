@@ -17,7 +17,8 @@ Result<std::string> FindTokenizerDir(const std::string& model_path, const std::s
     }
     std::vector<std::string> candidates;
     std::error_code ec;
-    if (fs::is_directory(model_path, ec)) candidates.push_back((fs::path(model_path) / "tokenizer").string());  // diffusers folder
+    if (fs::is_directory(model_path, ec))
+        candidates.push_back((fs::path(model_path) / "tokenizer").string());  // diffusers folder
     const fs::path model_dir = fs::path(model_path).parent_path();
     candidates.push_back(model_dir.empty() ? "." : model_dir.string());
     candidates.push_back((model_dir / "tokenizer").string());
@@ -30,8 +31,8 @@ Result<std::string> FindTokenizerDir(const std::string& model_path, const std::s
     }
     std::string tried;
     for (const auto& dir : candidates) tried += (tried.empty() ? "" : ", ") + dir;
-    return NotFound("no CLIP tokenizer files (vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz) found in " + tried +
-                    "; pass --tokenizer DIR or set LABHOUSE_MODELS_DIR");
+    return NotFound("no CLIP tokenizer files (vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz) found in " +
+                    tried + "; pass --tokenizer DIR or set LABHOUSE_MODELS_DIR");
 }
 
 }  // namespace labhouse::engine

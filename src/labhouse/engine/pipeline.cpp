@@ -26,14 +26,16 @@ struct SdxlPipeline::Impl {
     UnetPlan plan;
     std::unique_ptr<ClipTokenizer> tokenizer;
     std::unique_ptr<WeightStore> weights;
-    std::string model_sha256;  // empty unless SdxlLoadOptions::hash_model
+    std::string model_sha256;   // empty unless SdxlLoadOptions::hash_model
     std::mutex generate_mutex;  // one generation at a time (the tokenizer cache and the CPU are shared)
 };
 
 namespace {
 
 using Clock = std::chrono::steady_clock;
-double Seconds(Clock::time_point since) { return std::chrono::duration<double>(Clock::now() - since).count(); }
+double Seconds(Clock::time_point since) {
+    return std::chrono::duration<double>(Clock::now() - since).count();
+}
 
 std::string Fmt(double v) {
     char buf[32];
@@ -84,7 +86,9 @@ struct Conditioning {
 SdxlPipeline::SdxlPipeline(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 SdxlPipeline::~SdxlPipeline() = default;
 
-int SdxlPipeline::size_multiple() const { return impl_->config.size_multiple(); }
+int SdxlPipeline::size_multiple() const {
+    return impl_->config.size_multiple();
+}
 
 std::string SdxlPipeline::Describe() const {
     const auto& c = impl_->config;
@@ -96,7 +100,8 @@ std::string SdxlPipeline::Describe() const {
            ", VAE " + std::to_string(c.vae.ch) + " f" + std::to_string(c.vae.downscale());
 }
 
-Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& checkpoint_path, const std::string& tokenizer_dir,
+Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& checkpoint_path,
+                                                         const std::string& tokenizer_dir,
                                                          const SdxlLoadOptions& options) {
     auto impl = std::make_unique<Impl>();
     impl->model_path = checkpoint_path;
@@ -125,19 +130,23 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
     LABHOUSE_ASSIGN_OR_RETURN(impl->tokenizer, ClipTokenizer::LoadFromDir(tokenizer_dir));
     const int vocab = std::min(impl->config.clip_l.vocab, impl->config.clip_g.vocab);
     if (impl->tokenizer->vocab_size() > vocab) {
-        return InvalidArgument("tokenizer in '" + tokenizer_dir + "' has " + std::to_string(impl->tokenizer->vocab_size()) +
+        return InvalidArgument("tokenizer in '" + tokenizer_dir + "' has " +
+                               std::to_string(impl->tokenizer->vocab_size()) +
                                " tokens but the checkpoint's text encoders embed only " + std::to_string(vocab));
     }
     auto status = Guarded("loading weights", [&]() -> Status {
         const at::Device device(options.device);
         if (device.is_cuda() && !at::hasCUDA()) {
-            return FailedPrecondition("device '" + options.device + "' requested but this libtorch has no CUDA support");
+            return FailedPrecondition("device '" + options.device +
+                                      "' requested but this libtorch has no CUDA support");
         }
-        const int threads = options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+        const int threads =
+            options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         at::set_num_threads(threads);  // libtorch here defaults to 1 intra-op thread
         // fp32 compute on CPU (no fast fp16/bf16 kernels there), fp16 on CUDA.
         const at::ScalarType dtype = device.is_cuda() ? at::kHalf : at::kFloat;
-        impl->weights = std::make_unique<WeightStore>(impl->source, device, dtype, options.weight_mode == WeightMode::kFast);
+        impl->weights =
+            std::make_unique<WeightStore>(impl->source, device, dtype, options.weight_mode == WeightMode::kFast);
         return OkStatus();
     });
     LABHOUSE_RETURN_IF_ERROR(status);
@@ -171,8 +180,8 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
     }
     const int multiple = size_multiple();
     if (width <= 0 || height <= 0 || width % multiple != 0 || height % multiple != 0 || width > 4096 || height > 4096) {
-        return InvalidArgument("size " + std::to_string(width) + "x" + std::to_string(height) + " must be positive multiples of " +
-                               std::to_string(multiple) + " up to 4096");
+        return InvalidArgument("size " + std::to_string(width) + "x" + std::to_string(height) +
+                               " must be positive multiples of " + std::to_string(multiple) + " up to 4096");
     }
     std::vector<double> sigmas = MakeSigmas(spacing, request.steps);
     if (init) {
@@ -199,8 +208,9 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         auto encode = [&](const std::vector<std::string>& texts) {
             std::vector<int64_t> ids_l, ids_g;
             for (const auto& text : texts) {
-                for (int id : m.tokenizer->EncodeForEncoder(text, m.tokenizer->eos_id())) ids_l.push_back(id);  // CLIP-L pads with EOS
-                for (int id : m.tokenizer->EncodeForEncoder(text, 0)) ids_g.push_back(id);                      // bigG pads with 0
+                for (int id : m.tokenizer->EncodeForEncoder(text, m.tokenizer->eos_id()))
+                    ids_l.push_back(id);                                                    // CLIP-L pads with EOS
+                for (int id : m.tokenizer->EncodeForEncoder(text, 0)) ids_g.push_back(id);  // bigG pads with 0
             }
             const auto b = static_cast<int64_t>(texts.size());
             const auto long_opts = at::TensorOptions().dtype(at::kLong);
@@ -221,7 +231,8 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
             pooled = at::cat({at::zeros_like(pooled), pooled}, 0);
         }
         const int size_dim = m.config.size_embed_dim();
-        // y = pooled | E(orig h) E(orig w) E(crop top) E(crop left) E(target h) E(target w); orig = target = size, crop 0.
+        // y = pooled | E(orig h) E(orig w) E(crop top) E(crop left) E(target h) E(target w); orig = target = size, crop
+        // 0.
         const std::vector<float> size_values = {static_cast<float>(height), static_cast<float>(width), 0.f, 0.f,
                                                 static_cast<float>(height), static_cast<float>(width)};
         at::Tensor sizes = at::tensor(size_values, at::TensorOptions().dtype(at::kFloat));

@@ -13,7 +13,9 @@ Result<RngMode> ParseRngMode(const std::string& name) {
     return InvalidArgument("unknown rng mode '" + name + "' (cpu, cuda)");
 }
 
-std::string RngModeName(RngMode mode) { return mode == RngMode::kCpu ? "cpu" : "cuda"; }
+std::string RngModeName(RngMode mode) {
+    return mode == RngMode::kCpu ? "cpu" : "cuda";
+}
 
 std::unique_ptr<NoiseRng> MakeNoiseRng(RngMode mode, std::uint64_t seed) {
     if (mode == RngMode::kCpu) return std::make_unique<Mt19937Randn>(seed);

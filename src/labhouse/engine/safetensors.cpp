@@ -30,9 +30,13 @@ constexpr DTypeEntry kDTypes[] = {
     {DType::kU8, "U8", 1},   {DType::kBool, "BOOL", 1},
 };
 
-std::string Quote(const std::string& name) { return "'" + name + "'"; }
+std::string Quote(const std::string& name) {
+    return "'" + name + "'";
+}
 
-Error Corrupt(const std::string& message) { return InvalidArgument("safetensors: " + message); }
+Error Corrupt(const std::string& message) {
+    return InvalidArgument("safetensors: " + message);
+}
 
 }  // namespace
 
@@ -204,7 +208,8 @@ Status WriteSafetensors(const std::string& path, const std::vector<TensorSpec>& 
     std::FILE* out = std::fopen(tmp.c_str(), "wb");
     if (out == nullptr) return Unavailable("cannot write '" + tmp + "': " + std::strerror(errno));
     std::uint8_t length[8];
-    for (int i = 0; i < 8; ++i) length[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(json.size()) >> (8 * i));
+    for (int i = 0; i < 8; ++i)
+        length[i] = static_cast<std::uint8_t>(static_cast<std::uint64_t>(json.size()) >> (8 * i));
     bool ok = std::fwrite(length, 1, 8, out) == 8 && std::fwrite(json.data(), 1, json.size(), out) == json.size();
     std::vector<std::uint8_t> buffer;
     for (std::size_t i = 0; ok && i < specs.size(); ++i) {
@@ -227,7 +232,7 @@ std::uint16_t FloatToHalf(float value) {
     const std::uint32_t abs = x & 0x7fffffffu;
     if (abs >= 0x7f800000u) return static_cast<std::uint16_t>(sign | 0x7c00u | (abs > 0x7f800000u ? 0x200u : 0));
     if (abs >= 0x477ff000u) return static_cast<std::uint16_t>(sign | 0x7c00u);  // overflow -> inf
-    if (abs < 0x38800000u) {                                                  // subnormal or zero
+    if (abs < 0x38800000u) {                                                    // subnormal or zero
         if (abs < 0x33000000u) return static_cast<std::uint16_t>(sign);
         const std::uint32_t mant = (abs & 0x7fffffu) | 0x800000u;
         const int shift = 113 - static_cast<int>(abs >> 23) + 13;

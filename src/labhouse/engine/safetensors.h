@@ -20,7 +20,7 @@ namespace labhouse::engine {
 
 enum class DType { kF16, kBF16, kF32, kF64, kI64, kI32, kI16, kI8, kU8, kBool };
 
-std::string_view DTypeName(DType dtype);   // "F16", "BF16", ...
+std::string_view DTypeName(DType dtype);  // "F16", "BF16", ...
 std::size_t DTypeSize(DType dtype);
 
 struct TensorInfo {

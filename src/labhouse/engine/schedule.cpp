@@ -18,10 +18,14 @@ Result<Spacing> ParseSpacing(const std::string& name) {
 
 std::string SpacingName(Spacing spacing) {
     switch (spacing) {
-        case Spacing::kTrailing: return "trailing";
-        case Spacing::kLeading: return "leading";
-        case Spacing::kNormal: return "normal";
-        case Spacing::kKarras: return "karras";
+        case Spacing::kTrailing:
+            return "trailing";
+        case Spacing::kLeading:
+            return "leading";
+        case Spacing::kNormal:
+            return "normal";
+        case Spacing::kKarras:
+            return "karras";
     }
     return "?";
 }
@@ -35,14 +39,19 @@ Result<SamplerKind> ParseSampler(const std::string& name) {
 
 std::string SamplerName(SamplerKind kind) {
     switch (kind) {
-        case SamplerKind::kEuler: return "euler";
-        case SamplerKind::kEulerAncestral: return "euler_a";
-        case SamplerKind::kDpmpp2m: return "dpmpp_2m";
+        case SamplerKind::kEuler:
+            return "euler";
+        case SamplerKind::kEulerAncestral:
+            return "euler_a";
+        case SamplerKind::kDpmpp2m:
+            return "dpmpp_2m";
     }
     return "?";
 }
 
-Spacing DefaultSpacing(SamplerKind kind) { return kind == SamplerKind::kDpmpp2m ? Spacing::kKarras : Spacing::kTrailing; }
+Spacing DefaultSpacing(SamplerKind kind) {
+    return kind == SamplerKind::kDpmpp2m ? Spacing::kKarras : Spacing::kTrailing;
+}
 
 const std::vector<double>& DiscreteSigmas() {
     static const std::vector<double> sigmas = [] {

@@ -31,7 +31,7 @@ enum class WeightMode {
 struct SdxlLoadOptions {
     std::string device = "cpu";  // "cpu" or "cuda" / "cuda:N" (needs a CUDA-enabled libtorch)
     WeightMode weight_mode = WeightMode::kLowMemory;
-    int threads = 0;             // intra-op threads; 0 = all cores
+    int threads = 0;  // intra-op threads; 0 = all cores
     // SHA-256 of the checkpoint file(s) into every result's meta ("model_sha256"); reads the whole
     // file once at load (~20 s for 7 GB), so it is opt-in.
     bool hash_model = false;
@@ -41,14 +41,14 @@ struct SdxlRequest {
     const Image* init_image = nullptr;  // null = txt2img
     std::string prompt;
     std::string negative_prompt;
-    double strength = 0.5;   // img2img: the last int(steps * strength) steps of the schedule run
+    double strength = 0.5;  // img2img: the last int(steps * strength) steps of the schedule run
     int steps = 2;
-    double guidance = 0.0;   // classifier-free guidance scale; <= 1 disables CFG (Turbo)
+    double guidance = 0.0;  // classifier-free guidance scale; <= 1 disables CFG (Turbo)
     std::uint64_t seed = 0;
-    std::string sampler = "euler_a";     // euler, euler_a, dpmpp_2m
-    std::string spacing = "";            // trailing, leading, normal, karras; "" = sampler default
-    std::string rng = "cuda";            // cuda (Philox, as A1111/sd.cpp) or cpu (torch CPU generator)
-    int width = 0;                       // 0 = the init image's size (txt2img: 512)
+    std::string sampler = "euler_a";  // euler, euler_a, dpmpp_2m
+    std::string spacing = "";         // trailing, leading, normal, karras; "" = sampler default
+    std::string rng = "cuda";         // cuda (Philox, as A1111/sd.cpp) or cpu (torch CPU generator)
+    int width = 0;                    // 0 = the init image's size (txt2img: 512)
     int height = 0;
 };
 
@@ -68,8 +68,8 @@ struct SdxlGenerationResult {
 class SdxlPipeline {
 public:
     // `checkpoint_path`: a single-file .safetensors checkpoint or a diffusers folder.
-    static Result<std::unique_ptr<SdxlPipeline>> Load(const std::string& checkpoint_path, const std::string& tokenizer_dir,
-                                                      const SdxlLoadOptions& options);
+    static Result<std::unique_ptr<SdxlPipeline>> Load(const std::string& checkpoint_path,
+                                                      const std::string& tokenizer_dir, const SdxlLoadOptions& options);
     ~SdxlPipeline();
     SdxlPipeline(const SdxlPipeline&) = delete;
     SdxlPipeline& operator=(const SdxlPipeline&) = delete;

@@ -38,7 +38,8 @@ at::Tensor OpenClipLayer(const W& w, const at::Tensor& x_in, int heads, const at
     // nn.MultiheadAttention packing: rows [0,W) = q, [W,2W) = k, [2W,3W) = v.
     at::Tensor qkv = at::linear(h, w("attn.in_proj_weight"), w("attn.in_proj_bias"));
     auto parts = qkv.chunk(3, -1);
-    at::Tensor a = Attention(SplitHeads(parts[0], heads), SplitHeads(parts[1], heads), SplitHeads(parts[2], heads), mask);
+    at::Tensor a =
+        Attention(SplitHeads(parts[0], heads), SplitHeads(parts[1], heads), SplitHeads(parts[2], heads), mask);
     x = x + Linear(w, "attn.out_proj", MergeHeads(a));
     h = at::gelu(Linear(w, "mlp.c_fc", LayerNorm(w, "ln_2", x)));
     return x + Linear(w, "mlp.c_proj", h);
@@ -57,17 +58,20 @@ TextEncoderOutput RunClipText(const WeightStore& weights, const ClipTextConfig& 
         at::Tensor x = Embed(w, "embeddings.token_embedding.weight", ids, weights) +
                        w("embeddings.position_embedding.weight").narrow(0, 0, n).unsqueeze(0);
         // hidden_states[layers - 1]: the output of all but the last layer (sgm layer_idx 11 of 12).
-        for (int l = 0; l + 1 < config.layers; ++l) x = HfLayer(w.Sub("encoder.layers." + std::to_string(l)), x, config.heads(), mask);
+        for (int l = 0; l + 1 < config.layers; ++l)
+            x = HfLayer(w.Sub("encoder.layers." + std::to_string(l)), x, config.heads(), mask);
         out.hidden = x;
         return out;
     }
     const W w = weights.Under(kClipGPrefix);
-    at::Tensor x = Embed(w, "token_embedding.weight", ids, weights) + w("positional_embedding").narrow(0, 0, n).unsqueeze(0);
+    at::Tensor x =
+        Embed(w, "token_embedding.weight", ids, weights) + w("positional_embedding").narrow(0, 0, n).unsqueeze(0);
     for (int l = 0; l + 1 < config.layers; ++l) {
         x = OpenClipLayer(w.Sub("transformer.resblocks." + std::to_string(l)), x, config.heads(), mask);
     }
     out.hidden = x;  // penultimate, no ln_final (legacy=False)
-    at::Tensor last = OpenClipLayer(w.Sub("transformer.resblocks." + std::to_string(config.layers - 1)), x, config.heads(), mask);
+    at::Tensor last =
+        OpenClipLayer(w.Sub("transformer.resblocks." + std::to_string(config.layers - 1)), x, config.heads(), mask);
     last = LayerNorm(w, "ln_final", last);
     // Pool at the EOT token: the largest id (argmax, first occurrence).
     const at::Tensor eot = ids.argmax(-1).to(at::kCPU);

@@ -61,8 +61,8 @@ Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, 
         return InvalidArgument("random checkpoints are F16, BF16 or F32");
     }
     const std::vector<TensorSpec> specs = SdxlTensorSpecs(config, dtype);
-    std::map<std::string, std::string> metadata = {{"format", "pt"}, {"labhouse.random_weights", "true"},
-                                                   {"labhouse.seed", std::to_string(seed)}};
+    std::map<std::string, std::string> metadata = {
+        {"format", "pt"}, {"labhouse.random_weights", "true"}, {"labhouse.seed", std::to_string(seed)}};
     return WriteSafetensors(path, specs, metadata, [&](std::size_t index, std::uint8_t* out, std::size_t bytes) {
         const auto [offset, scale] = InitFor(specs[index]);
         std::uint64_t state = seed ^ HashName(specs[index].name);
@@ -77,7 +77,8 @@ Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, 
             } else if (dtype == DType::kBF16) {
                 std::uint32_t bits;
                 std::memcpy(&bits, &v, 4);
-                const auto b = static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);  // nearest even
+                const auto b =
+                    static_cast<std::uint16_t>((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);  // nearest even
                 std::memcpy(out + 2 * i, &b, 2);
             } else {
                 std::memcpy(out + 4 * i, &v, 4);
@@ -90,10 +91,11 @@ Result<int> WriteTinyTokenizer(const std::string& dir) {
     // Merges are the left-to-right chains of a fixed word list ("c a", "ca t</w>", ...), so every
     // listed word becomes one token and other text falls back to shorter pieces.
     static const char* const kWords[] = {
-        "photo", "of", "cat", "dog", "portrait", "in", "the", "style", "painting", "oil", "watercolor", "sketch",
-        "anime", "lovely", "beautiful", "person", "face", "city", "night", "sunset", "mountain", "forest", "sea",
-        "sky", "red", "blue", "green", "light", "dark", "cinematic", "detailed", "high", "quality", "blurry",
-        "ugly", "art", "by", "with", "and", "on", "hdr", "4k", "lowres", "van", "gogh", "pixar", "comic", "pop"};
+        "photo",      "of",     "cat",     "dog",    "portrait",  "in",     "the",   "style", "painting", "oil",
+        "watercolor", "sketch", "anime",   "lovely", "beautiful", "person", "face",  "city",  "night",    "sunset",
+        "mountain",   "forest", "sea",     "sky",    "red",       "blue",   "green", "light", "dark",     "cinematic",
+        "detailed",   "high",   "quality", "blurry", "ugly",      "art",    "by",    "with",  "and",      "on",
+        "hdr",        "4k",     "lowres",  "van",    "gogh",      "pixar",  "comic", "pop"};
     const auto& table = ByteToUnicode();
     std::vector<std::string> merges;
     std::set<std::string> seen;
@@ -135,8 +137,8 @@ Status WriteTinySdxlModelAs(const std::string& dir, const std::string& file_name
     auto tok = ClipTokenizer::LoadFromDir(dir);
     if (!tok) return tok.error();
     const DType d = dtype == "F32" ? DType::kF32 : dtype == "BF16" ? DType::kBF16 : DType::kF16;
-    return WriteRandomCheckpoint((std::filesystem::path(dir) / file_name).string(), TinySdxlConfig((*tok)->vocab_size()), d,
-                                 20261126);
+    return WriteRandomCheckpoint((std::filesystem::path(dir) / file_name).string(),
+                                 TinySdxlConfig((*tok)->vocab_size()), d, 20261126);
 }
 
 Result<std::string> WriteTinySdxlModel(const std::string& dir) {

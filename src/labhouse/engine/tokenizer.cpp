@@ -65,7 +65,9 @@ bool IsSpace(std::uint32_t cp) {
            (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 || cp == 0x202F || cp == 0x205F ||
            cp == 0x3000;
 }
-bool IsDigit(std::uint32_t cp) { return cp >= '0' && cp <= '9'; }
+bool IsDigit(std::uint32_t cp) {
+    return cp >= '0' && cp <= '9';
+}
 bool IsLetter(std::uint32_t cp) {
     if (cp < 0x80) return (cp >= 'a' && cp <= 'z') || (cp >= 'A' && cp <= 'Z');
     if (cp < 0xC0) return cp == 0xAA || cp == 0xB5 || cp == 0xBA;
@@ -78,8 +80,8 @@ bool IsLetter(std::uint32_t cp) {
 }
 
 std::string HtmlUnescape(const std::string& s) {
-    static const std::pair<const char*, const char*> kNamed[] = {
-        {"amp", "&"}, {"lt", "<"}, {"gt", ">"}, {"quot", "\""}, {"apos", "'"}, {"nbsp", "\xC2\xA0"}};
+    static const std::pair<const char*, const char*> kNamed[] = {{"amp", "&"},   {"lt", "<"},   {"gt", ">"},
+                                                                 {"quot", "\""}, {"apos", "'"}, {"nbsp", "\xC2\xA0"}};
     std::string out;
     for (std::size_t i = 0; i < s.size(); ++i) {
         if (s[i] != '&') {
@@ -196,7 +198,8 @@ std::string ClipTokenizer::CleanText(const std::string& text) {
         pending_space = false;
         if (cp < 0x80) {
             out.push_back(static_cast<char>(cp >= 'A' && cp <= 'Z' ? cp + 32 : cp));
-        } else if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3A9) || (cp >= 0x410 && cp <= 0x42F)) {
+        } else if ((cp >= 0xC0 && cp <= 0xDE && cp != 0xD7) || (cp >= 0x391 && cp <= 0x3A9) ||
+                   (cp >= 0x410 && cp <= 0x42F)) {
             out += CodepointToUtf8(cp + 32);  // Latin-1, Greek and Cyrillic capitals sit 32 below their lower case
         } else {
             out.append(unescaped, start, i - start);
@@ -225,7 +228,8 @@ Result<std::unique_ptr<ClipTokenizer>> ClipTokenizer::LoadVocabAndMerges(const s
     int rank = 0;
     for (const auto& line : SplitLines(merges_text)) {
         if (line.empty() || line.rfind("#version", 0) == 0) continue;
-        if (line.find(' ') == std::string::npos) return InvalidArgument("'" + merges_path + "': bad merge line '" + line + "'");
+        if (line.find(' ') == std::string::npos)
+            return InvalidArgument("'" + merges_path + "': bad merge line '" + line + "'");
         tok->merge_ranks_.emplace(line, rank++);
     }
     LABHOUSE_RETURN_IF_ERROR(tok->Finish());
@@ -245,7 +249,8 @@ Result<std::unique_ptr<ClipTokenizer>> ClipTokenizer::LoadBpeGz(const std::strin
     for (std::size_t i = 1; i < last; ++i) {
         const auto& line = lines[i];
         const auto space = line.find(' ');
-        if (space == std::string::npos) return InvalidArgument("'" + gz_path + "': bad merge line " + std::to_string(i));
+        if (space == std::string::npos)
+            return InvalidArgument("'" + gz_path + "': bad merge line " + std::to_string(i));
         tok->merge_ranks_.emplace(line, static_cast<int>(i - 1));
         tok->vocab_.emplace(line.substr(0, space) + line.substr(space + 1), id++);
     }
@@ -271,7 +276,8 @@ Result<std::unique_ptr<ClipTokenizer>> ClipTokenizer::LoadFromDir(const std::str
     if (fs::exists(fs::path(dir) / "bpe_simple_vocab_16e6.txt.gz", ec)) {
         return LoadBpeGz((fs::path(dir) / "bpe_simple_vocab_16e6.txt.gz").string());
     }
-    return NotFound("no CLIP tokenizer in '" + dir + "' (need vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz)");
+    return NotFound("no CLIP tokenizer in '" + dir +
+                    "' (need vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz)");
 }
 
 Status ClipTokenizer::Finish() {

@@ -11,24 +11,34 @@ namespace {
 
 at::ScalarType ToTorch(DType dtype) {
     switch (dtype) {
-        case DType::kF16: return at::kHalf;
-        case DType::kBF16: return at::kBFloat16;
-        case DType::kF32: return at::kFloat;
-        case DType::kF64: return at::kDouble;
-        case DType::kI64: return at::kLong;
-        case DType::kI32: return at::kInt;
-        case DType::kI16: return at::kShort;
-        case DType::kI8: return at::kChar;
-        case DType::kU8: return at::kByte;
-        case DType::kBool: return at::kBool;
+        case DType::kF16:
+            return at::kHalf;
+        case DType::kBF16:
+            return at::kBFloat16;
+        case DType::kF32:
+            return at::kFloat;
+        case DType::kF64:
+            return at::kDouble;
+        case DType::kI64:
+            return at::kLong;
+        case DType::kI32:
+            return at::kInt;
+        case DType::kI16:
+            return at::kShort;
+        case DType::kI8:
+            return at::kChar;
+        case DType::kU8:
+            return at::kByte;
+        case DType::kBool:
+            return at::kBool;
     }
     return at::kFloat;
 }
 
 }  // namespace
 
-WeightStore::WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device, at::ScalarType compute_dtype,
-                         bool preconvert)
+WeightStore::WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device,
+                         at::ScalarType compute_dtype, bool preconvert)
     : source_(std::move(source)), device_(device), dtype_(compute_dtype) {
     const bool needs_copy = device_.type() != at::kCPU;  // weights must live on the accelerator
     if (!preconvert && !needs_copy) return;
@@ -81,7 +91,8 @@ at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int st
 at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps) {
     // sgm GroupNorm32 runs in float32 and casts back (matters for fp16 compute).
     const auto dtype = x.scalar_type();
-    at::Tensor y = at::group_norm(x.to(at::kFloat), 32, w(name + ".weight").to(at::kFloat), w(name + ".bias").to(at::kFloat), eps);
+    at::Tensor y =
+        at::group_norm(x.to(at::kFloat), 32, w(name + ".weight").to(at::kFloat), w(name + ".bias").to(at::kFloat), eps);
     return y.to(dtype);
 }
 

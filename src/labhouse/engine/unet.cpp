@@ -37,7 +37,8 @@ at::Tensor SpatialTransformer(const W& w, const at::Tensor& x, const at::Tensor&
     h = h.permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});
     h = Linear(w, "proj_in", h);
     const int heads = static_cast<int>(c / kHeadDim);
-    for (int k = 0; k < depth; ++k) h = TransformerBlock(w.Sub("transformer_blocks." + std::to_string(k)), h, context, heads);
+    for (int k = 0; k < depth; ++k)
+        h = TransformerBlock(w.Sub("transformer_blocks." + std::to_string(k)), h, context, heads);
     h = Linear(w, "proj_out", h);
     return h.reshape({b, hgt, wid, c}).permute({0, 3, 1, 2}).contiguous() + x;
 }

@@ -7,7 +7,9 @@
 namespace labhouse::engine {
 namespace {
 
-at::Tensor F32(const at::Tensor& t) { return t.to(at::kFloat); }
+at::Tensor F32(const at::Tensor& t) {
+    return t.to(at::kFloat);
+}
 
 at::Tensor Conv32(const W& w, const std::string& name, const at::Tensor& x, int stride = 1, int padding = -1) {
     at::Tensor weight = F32(w(name + ".weight"));

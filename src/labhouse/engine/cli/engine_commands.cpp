@@ -19,7 +19,9 @@ namespace {
 
 std::atomic<bool> g_cancel_requested{false};
 
-void OnInterrupt(int) { g_cancel_requested.store(true); }
+void OnInterrupt(int) {
+    g_cancel_requested.store(true);
+}
 
 [[noreturn]] void Fail(const std::string& message) {
     std::fprintf(stderr, "error: %s\n", message.c_str());
@@ -68,21 +70,23 @@ void PrintProgress(const std::string& stage, int step, int total, double seconds
     const int filled = total > 0 ? step * kBar / total : kBar;
     std::string bar(static_cast<std::size_t>(filled), '#');
     bar.append(static_cast<std::size_t>(kBar - filled), '-');
-    std::fprintf(stderr, "\r[%-13s] step %d/%d [%s] %.2f s/step, ETA %.0f s   ", stage.c_str(), step, total, bar.c_str(),
-                 seconds, seconds * (total - step));
+    std::fprintf(stderr, "\r[%-13s] step %d/%d [%s] %.2f s/step, ETA %.0f s   ", stage.c_str(), step, total,
+                 bar.c_str(), seconds, seconds * (total - step));
     if (step == total) std::fputc('\n', stderr);
     std::fflush(stderr);
 }
 
 void RunTransform(const TransformArgs& a) {
     namespace fs = std::filesystem;
-    if (!fs::exists(a.model)) Fail("model '" + a.model + "' does not exist (a .safetensors file or a diffusers folder)");
+    if (!fs::exists(a.model))
+        Fail("model '" + a.model + "' does not exist (a .safetensors file or a diffusers folder)");
     if (!fs::is_regular_file(a.input)) Fail("input image '" + a.input + "' does not exist");
     if (a.out.empty()) Fail("--out is required");
     const std::string ext = fs::path(a.out).extension().string();
     if (!cv::haveImageWriter(a.out)) Fail("cannot write images with extension '" + ext + "' (use .png or .jpg)");
     int width = 0, height = 0;
-    if (!a.size.empty() && !ParseSize(a.size, &width, &height)) Fail("--size must look like 512x512, got '" + a.size + "'");
+    if (!a.size.empty() && !ParseSize(a.size, &width, &height))
+        Fail("--size must look like 512x512, got '" + a.size + "'");
     auto tokenizer_dir = FindTokenizerDir(a.model, a.tokenizer);
     if (!tokenizer_dir) Fail(tokenizer_dir.error().message);
 
@@ -128,7 +132,8 @@ void RunTransform(const TransformArgs& a) {
     request.height = height;
     g_cancel_requested.store(false);
     auto previous = std::signal(SIGINT, OnInterrupt);  // Ctrl-C cancels between steps
-    auto result = (*pipeline)->Generate(request, a.quiet ? SdxlProgressFn() : SdxlProgressFn(PrintProgress), &g_cancel_requested);
+    auto result =
+        (*pipeline)->Generate(request, a.quiet ? SdxlProgressFn() : SdxlProgressFn(PrintProgress), &g_cancel_requested);
     std::signal(SIGINT, previous);
     if (!result) Fail(result.error().message);
 
@@ -153,7 +158,8 @@ void RunTransform(const TransformArgs& a) {
 void AddTransformCommand(CLI::App& app) {
     auto args = std::make_shared<TransformArgs>();
     CLI::App* cmd = app.add_subcommand("transform", "Run SDXL / SDXL-Turbo img2img on a photo with the native engine");
-    cmd->add_option("--model", args->model, "SDXL single-file checkpoint (.safetensors) or diffusers folder")->required();
+    cmd->add_option("--model", args->model, "SDXL single-file checkpoint (.safetensors) or diffusers folder")
+        ->required();
     cmd->add_option("--input", args->input, "Input image (jpg, png, ...)")->required();
     cmd->add_option("--prompt", args->prompt, "Prompt")->required();
     cmd->add_option("--negative-prompt", args->negative_prompt, "Negative prompt (used when --guidance > 1)");
@@ -164,14 +170,17 @@ void AddTransformCommand(CLI::App& app) {
     cmd->add_option("--seed", args->seed, "Seed")->capture_default_str();
     cmd->add_option("--sampler", args->sampler, "euler, euler_a, dpmpp_2m")->capture_default_str();
     cmd->add_option("--spacing", args->spacing, "trailing, leading, normal, karras (default: per sampler)");
-    cmd->add_option("--rng", args->rng, "cuda (Philox, as A1111/sd.cpp) or cpu (torch CPU generator)")->capture_default_str();
+    cmd->add_option("--rng", args->rng, "cuda (Philox, as A1111/sd.cpp) or cpu (torch CPU generator)")
+        ->capture_default_str();
     cmd->add_option("--size", args->size, "Output size WxH (multiples of 32); default: the input's size");
-    cmd->add_option("--tokenizer", args->tokenizer, "Directory with vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz");
+    cmd->add_option("--tokenizer", args->tokenizer,
+                    "Directory with vocab.json + merges.txt or bpe_simple_vocab_16e6.txt.gz");
     cmd->add_option("--out", args->out, "Output image (.png or .jpg)")->required();
     cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
     cmd->add_option("--threads", args->threads, "Intra-op threads (0 = all cores)");
     cmd->add_flag("--fast", args->fast, "Convert all weights to fp32 at load (2x the memory of the f16 file)");
-    cmd->add_flag("--hash-model", args->hash_model, "Put the checkpoint's SHA-256 in the printed record (reads it once)");
+    cmd->add_flag("--hash-model", args->hash_model,
+                  "Put the checkpoint's SHA-256 in the printed record (reads it once)");
     cmd->add_flag("--quiet", args->quiet, "No progress output");
     cmd->callback([args] { RunTransform(*args); });
 }

@@ -22,7 +22,8 @@ namespace labhouse::engine {
 // converted once at load.
 class WeightStore {
 public:
-    WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device, at::ScalarType compute_dtype, bool preconvert);
+    WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device, at::ScalarType compute_dtype,
+                bool preconvert);
     // The tensor in the compute dtype on the device; throws std::runtime_error naming it if absent.
     at::Tensor Get(const std::string& name) const;
     // The raw (file-dtype) tensor on the CPU, no conversion.
