@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "labhouse/engine/sdxl_pipeline.h"
 #include "labhouse/engine/tiny_model.h"
@@ -27,6 +28,14 @@ double PeakRssGb() {
     rusage usage{};
     getrusage(RUSAGE_SELF, &usage);
     return usage.ru_maxrss / 1024.0 / 1024.0;  // ru_maxrss is in KiB on Linux
+}
+
+// User + system CPU seconds of this process: on a shared machine the wall time of a stage depends
+// on the other load, its CPU time much less.
+double CpuSeconds() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
 }
 
 double CurrentRssGb() {
@@ -97,6 +106,7 @@ int main(int argc, char** argv) {
         }
     }
 
+    const int threads_used = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     labhouse::engine::SdxlLoadOptions options;
     options.threads = threads;
     options.weight_mode = fast ? labhouse::engine::WeightMode::kFast : labhouse::engine::WeightMode::kLowMemory;
@@ -134,11 +144,22 @@ int main(int argc, char** argv) {
                                                  {"seconds_unet_step_1", 1.59},
                                                  {"seconds_vae_decode", 2.51}};
     for (int run = 1; run <= runs; ++run) {
+        double cpu_mark = CpuSeconds();
+        auto wall_mark = Clock::now();
+        double cpu_total = 0, wall_total = 0;
         auto result = (*pipeline)->Generate(
             request,
-            [](const std::string& stage, int step, int total, double secs) {
-                std::printf("  [%s] %d/%d %.2f s\n", stage.c_str(), step, total, secs);
+            [&](const std::string& stage, int step, int total, double secs) {
+                // Each report ends a stage (or a UNet step): CPU and wall time since the previous one.
+                const double cpu = CpuSeconds() - cpu_mark;
+                const double wall = std::chrono::duration<double>(Clock::now() - wall_mark).count();
+                cpu_total += cpu;
+                wall_total += wall;
+                std::printf("  [%s] %d/%d %.2f s (CPU %.1f s, %.0f%% of the %d thread(s)' share)\n", stage.c_str(), step,
+                            total, secs, cpu, wall > 0 ? 100.0 * cpu / (wall * threads_used) : 0.0, threads_used);
                 std::fflush(stdout);
+                cpu_mark = CpuSeconds();
+                wall_mark = Clock::now();
             },
             nullptr);
         if (!result) {
@@ -157,6 +178,8 @@ int main(int argc, char** argv) {
                 std::printf("  %-24s %8.2f s\n", key.c_str() + 8, secs);
             }
         }
+        std::printf("  CPU %.1f s over %.1f s wall (%.0f%% of %d threads)\n", cpu_total, wall_total,
+                    wall_total > 0 ? 100.0 * cpu_total / (wall_total * threads_used) : 0.0, threads_used);
         std::printf("  peak RSS %.2f GB\n", PeakRssGb());
     }
     return 0;
