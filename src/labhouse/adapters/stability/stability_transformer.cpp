@@ -230,19 +230,10 @@ Result<StabilityTransformer::Prepared> StabilityTransformer::Prepare(const Trans
 // before the whole request was sent. Timeouts or broken connections after the upload completed,
 // and 504s, fail the job instead: the generation may have run and been charged.
 Result<GeneratedImage> StabilityTransformer::Send(const Prepared& prepared, ProgressReporter& progress, int& attempts) {
-    int retries = 0;
-    int rate_waits = 0;
+    RetryBudget budget;
     const HttpTimeouts timeouts{config_.connect_timeout, config_.request_timeout};
     while (true) {
-        std::optional<WaitTicker> limiter_ticker;
-        const bool acquired = limiter_.Acquire(
-            [&] {
-                if (limiter_ticker) limiter_ticker->Tick();
-                return progress.CancelRequested();
-            },
-            [&] { limiter_ticker.emplace(progress, "waiting_rate_limit", std::chrono::milliseconds(0),
-                                         config_.progress_interval); });
-        if (!acquired) return Cancelled("canceled while waiting for the Stability rate limit");
+        if (!AcquireSendSlot(progress)) return Cancelled("canceled while waiting for the Stability rate limit");
         ++attempts;
         WaitTicker api_ticker(progress, "waiting_api", std::chrono::milliseconds(0), config_.progress_interval);
         Log(LogLevel::kInfo, "stability_request",
@@ -255,73 +246,94 @@ Result<GeneratedImage> StabilityTransformer::Send(const Prepared& prepared, Prog
         });
         const std::string elapsed_ms = std::to_string(Millis(std::chrono::steady_clock::now() - started));
 
+        std::optional<Error> stop;
         if (auto* error = std::get_if<TransportError>(&outcome)) {
             Log(LogLevel::kWarn, "stability_transport_error",
                 {{"path", prepared.path}, {"error", error->message}, {"request_sent", error->request_sent ? "1" : "0"},
                  {"duration_ms", elapsed_ms}});
-            if (error->cancelled) return Cancelled("canceled while waiting for Stability (transfer aborted)");
-            if (error->request_sent) {
-                return Unavailable("Stability did not answer (" + error->message +
-                                   ") after the request was sent; not retried because the generation may have run "
-                                   "and been charged");
+            stop = AfterTransportError(*error, attempts, budget, progress);
+        } else {
+            const HttpResponse& response = std::get<HttpResponse>(outcome);
+            Log(LogLevel::kInfo, "stability_response",
+                {{"path", prepared.path}, {"status", std::to_string(response.status)},
+                 {"request_id", RedactSecrets(response.Header("x-request-id"), config_.api_key)},
+                 {"duration_ms", elapsed_ms}});
+            if (response.status == 200) {
+                RecordKeyAccepted();
+                return ParseGenerated(response);
             }
-            if (retries >= config_.max_retries) {
-                return Unavailable("cannot reach Stability after " + std::to_string(attempts) +
-                                   " attempts: " + error->message);
-            }
-            const auto wait = Backoff(++retries);
-            Log(LogLevel::kWarn, "stability_retry",
-                {{"reason", "transport"}, {"wait_ms", std::to_string(wait.count())}, {"retry", std::to_string(retries)}});
-            if (!Wait(wait, "waiting_retry", progress)) return Cancelled("canceled while waiting to retry");
-            continue;
+            stop = AfterErrorAnswer(response, attempts, budget, progress);
         }
+        if (stop) return *stop;
+    }
+}
 
-        const HttpResponse& response = std::get<HttpResponse>(outcome);
-        Log(LogLevel::kInfo, "stability_response",
-            {{"path", prepared.path}, {"status", std::to_string(response.status)},
-             {"request_id", RedactSecrets(response.Header("x-request-id"), config_.api_key)},
-             {"duration_ms", elapsed_ms}});
-        if (response.status == 200) {
-            RecordKeyAccepted();
-            return ParseGenerated(response);
-        }
-        ApiFailure failure = ClassifyFailure(response, config_.api_key);
-        if (failure.key_rejected) RecordKeyRejected(failure.error.message, response.status);
-        if (failure.out_of_credits) {
-            std::lock_guard lock(state_mutex_);
-            balance_valid_ = false;  // show the real balance on the next status call
-        }
-        switch (failure.action) {
-            case FailureAction::kFail:
-                return failure.error;
-            case FailureAction::kWaitRateLimit: {
-                if (rate_waits >= config_.max_rate_limit_waits) {
-                    return Unavailable("Stability still rate-limits this key after " + std::to_string(rate_waits) +
-                                       " waits: " + failure.error.message);
-                }
-                ++rate_waits;
-                const auto wait = failure.retry_after.value_or(config_.rate_limit_wait) + Jitter(config_.rate_limit_jitter);
-                // Every job of this backend holds off: a request during the timeout prolongs it.
-                limiter_.PauseUntil(std::chrono::steady_clock::now() + wait);
-                Log(LogLevel::kWarn, "stability_rate_limited",
-                    {{"wait_ms", std::to_string(wait.count())}, {"wait", std::to_string(rate_waits)}});
-                if (!Wait(wait, "waiting_rate_limit", progress)) return Cancelled("canceled while rate limited");
-                continue;
+bool StabilityTransformer::AcquireSendSlot(ProgressReporter& progress) {
+    std::optional<WaitTicker> ticker;  // only once the limiter makes us wait
+    return limiter_.Acquire(
+        [&] {
+            if (ticker) ticker->Tick();
+            return progress.CancelRequested();
+        },
+        [&] { ticker.emplace(progress, "waiting_rate_limit", std::chrono::milliseconds(0), config_.progress_interval); });
+}
+
+std::optional<Error> StabilityTransformer::AfterTransportError(const TransportError& error, int attempts,
+                                                               RetryBudget& budget, ProgressReporter& progress) {
+    if (error.cancelled) return Cancelled("canceled while waiting for Stability (transfer aborted)");
+    if (error.request_sent) {
+        return Unavailable("Stability did not answer (" + error.message +
+                           ") after the request was sent; not retried because the generation may have run and been "
+                           "charged");
+    }
+    if (budget.retries >= config_.max_retries) {
+        return Unavailable("cannot reach Stability after " + std::to_string(attempts) + " attempts: " + error.message);
+    }
+    const auto wait = Backoff(++budget.retries);
+    Log(LogLevel::kWarn, "stability_retry",
+        {{"reason", "transport"}, {"wait_ms", std::to_string(wait.count())}, {"retry", std::to_string(budget.retries)}});
+    if (!Wait(wait, "waiting_retry", progress)) return Cancelled("canceled while waiting to retry");
+    return std::nullopt;
+}
+
+std::optional<Error> StabilityTransformer::AfterErrorAnswer(const HttpResponse& response, int attempts,
+                                                            RetryBudget& budget, ProgressReporter& progress) {
+    ApiFailure failure = ClassifyFailure(response, config_.api_key);
+    if (failure.key_rejected) RecordKeyRejected(failure.error.message, response.status);
+    if (failure.out_of_credits) {
+        std::lock_guard lock(state_mutex_);
+        balance_valid_ = false;  // show the real balance on the next status call
+    }
+    switch (failure.action) {
+        case FailureAction::kFail:
+            return failure.error;
+        case FailureAction::kWaitRateLimit: {
+            if (budget.rate_waits >= config_.max_rate_limit_waits) {
+                return Unavailable("Stability still rate-limits this key after " + std::to_string(budget.rate_waits) +
+                                   " waits: " + failure.error.message);
             }
-            case FailureAction::kRetry: {
-                if (retries >= config_.max_retries) {
-                    return Unavailable(failure.error.message + " (gave up after " + std::to_string(attempts) +
-                                       " attempts)");
-                }
-                const auto wait = Backoff(++retries);
-                Log(LogLevel::kWarn, "stability_retry",
-                    {{"reason", std::to_string(response.status)}, {"wait_ms", std::to_string(wait.count())},
-                     {"retry", std::to_string(retries)}});
-                if (!Wait(wait, "waiting_retry", progress)) return Cancelled("canceled while waiting to retry");
-                continue;
+            ++budget.rate_waits;
+            const auto wait = failure.retry_after.value_or(config_.rate_limit_wait) + Jitter(config_.rate_limit_jitter);
+            // Every job of this backend holds off: a request during the timeout prolongs it.
+            limiter_.PauseUntil(std::chrono::steady_clock::now() + wait);
+            Log(LogLevel::kWarn, "stability_rate_limited",
+                {{"wait_ms", std::to_string(wait.count())}, {"wait", std::to_string(budget.rate_waits)}});
+            if (!Wait(wait, "waiting_rate_limit", progress)) return Cancelled("canceled while rate limited");
+            return std::nullopt;
+        }
+        case FailureAction::kRetry: {
+            if (budget.retries >= config_.max_retries) {
+                return Unavailable(failure.error.message + " (gave up after " + std::to_string(attempts) + " attempts)");
             }
+            const auto wait = Backoff(++budget.retries);
+            Log(LogLevel::kWarn, "stability_retry",
+                {{"reason", std::to_string(response.status)}, {"wait_ms", std::to_string(wait.count())},
+                 {"retry", std::to_string(budget.retries)}});
+            if (!Wait(wait, "waiting_retry", progress)) return Cancelled("canceled while waiting to retry");
+            return std::nullopt;
         }
     }
+    return failure.error;
 }
 
 Result<TransformOutput> StabilityTransformer::Finish(const Prepared& prepared, const GenerationSettings& settings,

@@ -48,7 +48,20 @@ private:
     Result<Prepared> Prepare(const TransformInput& input, const GenerationSettings& settings) const;
     Result<TransformOutput> Finish(const Prepared& prepared, const GenerationSettings& settings,
                                    const GeneratedImage& generated, int attempts, ProgressReporter& progress) const;
+    // Sends the request, waiting and re-sending as the retry policy allows; counts attempts.
     Result<GeneratedImage> Send(const Prepared& prepared, ProgressReporter& progress, int& attempts);
+    // Retries left for one job.
+    struct RetryBudget {
+        int retries = 0;     // 5xx and transport retries used
+        int rate_waits = 0;  // 429 waits used
+    };
+    // False when cancelled while the rate limiter held the request back.
+    bool AcquireSendSlot(ProgressReporter& progress);
+    // After a failed try: nullopt to send again (having waited), or the error that ends the job.
+    std::optional<Error> AfterTransportError(const TransportError& error, int attempts, RetryBudget& budget,
+                                             ProgressReporter& progress);
+    std::optional<Error> AfterErrorAnswer(const HttpResponse& response, int attempts, RetryBudget& budget,
+                                          ProgressReporter& progress);
     // Sleeps, reporting `stage`; false when cancelled meanwhile.
     bool Wait(std::chrono::milliseconds duration, const std::string& stage, ProgressReporter& progress) const;
     std::chrono::milliseconds Backoff(int retry) const;
