@@ -6,6 +6,9 @@
 #ifdef LABHOUSE_HAVE_PIX2PIX
 #include "labhouse/adapters/faces/pix2pix_transformer.h"
 #endif
+#ifdef LABHOUSE_HAVE_TORCH
+#include "labhouse/adapters/sdxl/sdxl_transformer.h"
+#endif
 
 namespace labhouse::app {
 
@@ -20,6 +23,13 @@ stability::StabilityConfig StabilityConfigFrom(const AppConfig& config) {
 
 void RegisterBackends(BackendRegistry& registry, const AppConfig& config, const ImageCodec& codec) {
     // BACKENDS: most capable first; "auto" takes the first available one that accepts the job.
+#ifdef LABHOUSE_HAVE_TORCH
+    sdxl::SdxlConfig sdxl_config{config.sdxl_model,      config.ModelsDir(), "", config.sdxl_device,
+                                 config.sdxl_weight_mode, config.sdxl_load_at_start, 0};
+    auto sdxl_backend = std::make_shared<sdxl::SdxlTransformer>(sdxl_config);
+    if (config.sdxl_load_at_start && sdxl_backend->ResolveModelPath()) (void)sdxl_backend->EnsureLoaded();
+    registry.Add(sdxl_backend);
+#endif
     registry.Add(std::make_shared<classic::ClassicTransformer>());
     // Remote and paid: after the local backends, so "auto" spends credits only on jobs that no
     // local backend accepts. Registered without a key too, so /api/v1/backends can say why it is off.

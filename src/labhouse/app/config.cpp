@@ -35,6 +35,10 @@ Status AppConfig::Validate() const {
     if (data_dir.empty()) return InvalidArgument("data dir must not be empty");
     LABHOUSE_RETURN_IF_ERROR(ValidateAccess(*this));
     if (auto stability = StabilityConfigFrom(*this).Validate(); !stability) return stability.error();
+    if (sdxl_weight_mode != "low-memory" && sdxl_weight_mode != "fast") {
+        return InvalidArgument("sdxl weight mode must be low-memory or fast");
+    }
+    if (sdxl_device != "cpu" && sdxl_device.rfind("cuda", 0) != 0) return InvalidArgument("sdxl device must be cpu or cuda[:N]");
     if (!database_url.empty() && database_url.rfind("sqlite:", 0) != 0) {
         if (UsesPostgres()) {
 #ifndef LABHOUSE_HAVE_POSTGRES
@@ -80,7 +84,9 @@ std::string AppConfig::ToString() const {
            " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model) +
            " stability_api_key=" + (stability_api_key.empty() ? "<unset>" : "<set>") +
            " stability_api_url=" + RedactUrl(stability_api_url) + " stability_engine=" + stability_engine +
-           " stability_concurrency=" + std::to_string(stability_concurrency);
+           " stability_concurrency=" + std::to_string(stability_concurrency) +
+           " sdxl_model=" + (sdxl_model.empty() ? "auto" : sdxl_model) + " sdxl_device=" + sdxl_device +
+           " sdxl_weight_mode=" + sdxl_weight_mode + " sdxl_load_at_start=" + (sdxl_load_at_start ? "yes" : "no");
 }
 
 void AddStorageOptions(CLI::App& command, AppConfig& c) {
@@ -148,6 +154,17 @@ void AddServeOptions(CLI::App& command, AppConfig& c) {
                        "Stability jobs one process runs at once, on their own worker threads")
         ->envname("LABHOUSE_STABILITY_CONCURRENCY")
         ->capture_default_str();
+    command.add_option("--sdxl-model", c.sdxl_model, "SDXL checkpoint for the sdxl backend (default: found in the models dir)")
+        ->envname("LABHOUSE_SDXL_MODEL");
+    command.add_option("--sdxl-device", c.sdxl_device, "cpu, or cuda[:N] with a CUDA-enabled libtorch")
+        ->envname("LABHOUSE_SDXL_DEVICE")
+        ->capture_default_str();
+    command.add_option("--sdxl-weight-mode", c.sdxl_weight_mode,
+                       "low-memory (weights stay f16, memory-mapped) or fast (converted to fp32 once)")
+        ->envname("LABHOUSE_SDXL_WEIGHT_MODE")
+        ->capture_default_str();
+    command.add_flag("--sdxl-load-at-start", c.sdxl_load_at_start, "Load the SDXL model at start, not at the first job")
+        ->envname("LABHOUSE_SDXL_LOAD_AT_START");
 }
 
 Status CheckUnknownEnvironment(const CLI::App& command, const std::vector<std::string>& also_known) {

@@ -37,6 +37,10 @@ struct AppConfig {
     std::string stability_api_url = "https://api.stability.ai";
     std::string stability_engine = "stable-diffusion-xl-1024-v1-0";
     int stability_concurrency = 4;  // Stability jobs one process runs at once (own runner threads)
+    std::string sdxl_model;        // empty: the first sd_xl*.safetensors in the models dir
+    std::string sdxl_device = "cpu";
+    std::string sdxl_weight_mode = "low-memory";  // low-memory | fast
+    bool sdxl_load_at_start = false;
 
     // Access (access_config.cpp): API keys.
     std::string auth = "open";  // open | keys

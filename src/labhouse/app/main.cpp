@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     labhouse::app::AddKeysCommands(app);  // create/list/revoke run from their own callbacks during parse
 #ifdef LABHOUSE_HAVE_TORCH
     labhouse::engine::AddTransformCommand(app);  // runs from its own callback during parse
+    labhouse::engine::AddMakeTinyCommand(*models);
 #endif
 
     try {

@@ -1,0 +1,207 @@
+#include "labhouse/adapters/sdxl/sdxl_transformer.h"
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+#include <opencv2/imgproc.hpp>
+
+#include "labhouse/core/base/log.h"
+#include "labhouse/core/base/sha256.h"
+#include "labhouse/engine/sdxl_pipeline.h"
+#include "labhouse/imaging/opencv_image_codec.h"
+
+namespace labhouse::sdxl {
+namespace {
+
+constexpr int kMaxResultSide = 2048;
+const std::vector<std::string> kSamplers = {"euler", "euler_a", "dpmpp_2m"};
+
+std::string Lower(std::string s) {
+    for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return s;
+}
+
+// SHA-256 of the model file, cached in "<model>.sha256" (keyed by size and mtime) because hashing
+// 7 GB takes a while and the record needs it for every job.
+std::string ModelSha256(const std::string& path) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    const auto mtime = std::filesystem::last_write_time(path, ec).time_since_epoch().count();
+    const std::string key = std::to_string(size) + ":" + std::to_string(mtime);
+    const std::string cache = path + ".sha256";
+    {
+        std::ifstream in(cache);
+        std::string cached_key, hash;
+        if (in >> cached_key >> hash && cached_key == key && hash.size() == 64) return hash;
+    }
+    std::ifstream in(path, std::ios::binary);
+    Sha256 hasher;
+    std::vector<char> buffer(1 << 20);
+    while (in) {
+        in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+        hasher.Update(buffer.data(), static_cast<std::size_t>(in.gcount()));
+    }
+    const std::string hash = hasher.FinishHex();
+    std::ofstream out(cache);
+    out << key << " " << hash << "\n";  // best effort: a read-only models dir just means re-hashing
+    return hash;
+}
+
+Image Resize(const Image& image, int width, int height) {
+    if (image.width == width && image.height == height) return image;
+    cv::Mat out;
+    const bool shrinking = width * height < image.width * image.height;
+    cv::resize(imaging::ToMat(image), out, cv::Size(width, height), 0, 0, shrinking ? cv::INTER_AREA : cv::INTER_CUBIC);
+    return imaging::FromMat(out);
+}
+
+}  // namespace
+
+std::pair<int, int> NativeSize(int width, int height, int native_side) {
+    const double aspect = static_cast<double>(width) / std::max(1, height);
+    const double area = static_cast<double>(native_side) * native_side;
+    double h = std::sqrt(area / aspect);
+    double w = h * aspect;
+    auto round64 = [](double v) { return std::max(64, static_cast<int>(std::lround(v / 64.0)) * 64); };
+    return {round64(w), round64(h)};
+}
+
+SdxlDefaults DefaultsForModel(const std::string& model_path) {
+    const std::string name = Lower(std::filesystem::path(model_path).filename().string());
+    if (name.find("turbo") != std::string::npos || name.find("tiny") != std::string::npos) {
+        // SDXL-Turbo: 512-class, few steps, no CFG, trailing timesteps (the engine's euler_a default).
+        return {512, 4, 0.0, 0.5, "euler_a"};
+    }
+    return {};
+}
+
+SdxlTransformer::SdxlTransformer(SdxlConfig config) : config_(std::move(config)) {
+    if (auto path = ResolveModelPath()) defaults_ = DefaultsForModel(*path);
+}
+
+SdxlTransformer::~SdxlTransformer() = default;
+
+Result<std::string> SdxlTransformer::ResolveModelPath() const {
+    if (!config_.model_path.empty()) {
+        if (!std::filesystem::is_regular_file(config_.model_path)) {
+            return FailedPrecondition("SDXL model file " + config_.model_path + " does not exist");
+        }
+        return config_.model_path;
+    }
+    std::error_code ec;
+    std::vector<std::string> found;
+    if (!config_.models_dir.empty() && std::filesystem::is_directory(config_.models_dir, ec)) {
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(config_.models_dir, ec)) {
+            const std::string name = Lower(entry.path().filename().string());
+            if (entry.is_regular_file() && entry.path().extension() == ".safetensors" &&
+                name.find("sd_xl") != std::string::npos) {
+                found.push_back(entry.path().string());
+            }
+        }
+    }
+    if (found.empty()) {
+        return FailedPrecondition("no SDXL model installed in " + config_.models_dir +
+                                  ": run `labhouse models pull sdxl-turbo` (or set LABHOUSE_SDXL_MODEL)");
+    }
+    std::sort(found.begin(), found.end());
+    return found.front();
+}
+
+labhouse::Status SdxlTransformer::EnsureLoaded() {
+    std::lock_guard lock(mutex_);
+    if (pipeline_) return OkStatus();
+    LABHOUSE_ASSIGN_OR_RETURN(std::string path, ResolveModelPath());
+    LABHOUSE_ASSIGN_OR_RETURN(std::string tokenizer, engine::FindTokenizerDir(path, config_.tokenizer_dir));
+    engine::SdxlLoadOptions options;
+    options.device = config_.device;
+    options.threads = config_.threads;
+    options.weight_mode = config_.weight_mode == "fast" ? engine::WeightMode::kFast : engine::WeightMode::kLowMemory;
+    Log(LogLevel::kInfo, "sdxl_loading", {{"model", path}, {"weight_mode", config_.weight_mode}});
+    auto pipeline = engine::SdxlPipeline::Load(path, tokenizer, options);
+    if (!pipeline) {
+        load_error_ = pipeline.error().message;
+        return pipeline.error();
+    }
+    pipeline_ = std::move(*pipeline);
+    defaults_ = DefaultsForModel(path);
+    model_sha256_ = ModelSha256(path);
+    load_error_.clear();
+    Log(LogLevel::kInfo, "sdxl_loaded", {{"model", path}, {"sha256", model_sha256_}, {"sizes", pipeline_->Describe()}});
+    return OkStatus();
+}
+
+BackendStatus SdxlTransformer::Status() const {
+    auto path = ResolveModelPath();
+    if (!path) return {false, path.error().message, {}};
+    if (!load_error_.empty()) return {false, "the model failed to load: " + load_error_, {{"model", *path}}};
+    return {true, "", {{"model", std::filesystem::path(*path).filename().string()}, {"weight_mode", config_.weight_mode}}};
+}
+
+labhouse::Status SdxlTransformer::Validate(const JobParams& params, const Style*) const {
+    if (!params.sampler.empty() && std::find(kSamplers.begin(), kSamplers.end(), params.sampler) == kSamplers.end()) {
+        return InvalidArgument("sdxl sampler must be one of euler, euler_a, dpmpp_2m");
+    }
+    if (params.steps && *params.steps > 100) return InvalidArgument("sdxl steps must be at most 100");
+    if (auto rng = params.options.find("rng"); rng != params.options.end() && rng->second != "cpu" &&
+                                               rng->second != "cuda") {
+        return InvalidArgument("rng must be cpu or cuda");
+    }
+    return OkStatus();
+}
+
+Result<TransformOutput> SdxlTransformer::Transform(const TransformInput& input, ProgressReporter& progress) {
+    progress.Report({"loading", 0, 0, 0});
+    LABHOUSE_RETURN_IF_ERROR(EnsureLoaded());
+    std::lock_guard lock(mutex_);
+    const JobParams& p = input.params;
+    const Style* style = input.style;
+
+    engine::SdxlRequest request;
+    request.prompt = style ? ApplyPromptTemplate(style->sdxl.prompt_template, p.prompt) : p.prompt;
+    request.negative_prompt = p.negative_prompt;
+    if (style && !style->sdxl.negative_prompt.empty()) {
+        request.negative_prompt += (request.negative_prompt.empty() ? "" : ", ") + style->sdxl.negative_prompt;
+    }
+    request.strength = p.strength ? *p.strength : (style && style->sdxl.strength ? *style->sdxl.strength : defaults_.strength);
+    request.steps = p.steps.value_or(defaults_.steps);
+    request.guidance = p.guidance.value_or(defaults_.guidance);
+    request.sampler = p.sampler.empty() ? defaults_.sampler : p.sampler;
+    if (auto rng = p.options.find("rng"); rng != p.options.end()) request.rng = rng->second;
+    if (p.seed) {
+        request.seed = static_cast<std::uint64_t>(*p.seed);
+    } else {
+        request.seed = std::random_device{}() & 0xffffffffu;
+    }
+    const auto [width, height] = NativeSize(input.image.width, input.image.height, defaults_.native_side);
+    const Image init = Resize(input.image, width, height);
+    request.init_image = &init;
+    request.width = width;
+    request.height = height;
+
+    std::atomic<bool> cancel{false};
+    auto on_progress = [&](const std::string& stage, int step, int total, double seconds_per_step) {
+        progress.Report({stage, step, total, seconds_per_step});
+        if (progress.CancelRequested()) cancel = true;
+    };
+    if (progress.CancelRequested()) return Cancelled("canceled before generation");
+    LABHOUSE_ASSIGN_OR_RETURN(engine::SdxlGenerationResult result, pipeline_->Generate(request, on_progress, &cancel));
+
+    // Back to the upload's aspect and size (capped), so the result lines up with the photo.
+    int out_w = input.image.width, out_h = input.image.height;
+    if (std::max(out_w, out_h) > kMaxResultSide) {
+        const double scale = static_cast<double>(kMaxResultSide) / std::max(out_w, out_h);
+        out_w = std::max(1, static_cast<int>(out_w * scale));
+        out_h = std::max(1, static_cast<int>(out_h * scale));
+    }
+    TransformOutput output{Resize(result.image, out_w, out_h), result.meta};
+    output.meta["model_sha256"] = model_sha256_;
+    output.meta["prompt"] = request.prompt;
+    if (!request.negative_prompt.empty()) output.meta["negative_prompt"] = request.negative_prompt;
+    output.meta["generation_size"] = std::to_string(width) + "x" + std::to_string(height);
+    output.meta["dtype"] = config_.device == "cpu" ? "float32" : "float16";
+    return output;
+}
+
+}  // namespace labhouse::sdxl
