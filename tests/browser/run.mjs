@@ -481,7 +481,7 @@ try {
     currentPage = page;
   });
 
-  await step('failed jobs show the error in plain words', async () => {
+  await step('failed jobs show the error in plain words; running jobs show stage, step and ETA', async () => {
     const fpage = await desktop.newPage();
     currentPage = fpage;
     const real = (await apiJson(main, `/api/v1/jobs/${firstId}`)).body;
@@ -493,18 +493,46 @@ try {
       duration_ms: undefined,
       error: { code: 'UNAVAILABLE', message: 'the sdxl model is not installed' },
     };
+    // And a running job whose backend reports seconds per step, for the ETA.
+    const runningJob = {
+      ...real,
+      id: 'e'.repeat(32),
+      status: 'running',
+      result: null,
+      duration_ms: undefined,
+      progress: { stage: 'denoise', step: 2, total: 10, seconds_per_step: 1.5, eta_seconds: 12 },
+    };
     await fpage.route(/\/api\/v1\/jobs\?/, async (route) => {
       const res = await route.fetch();
       const body = await res.json();
       body.jobs.unshift(failedJob);
+      body.jobs.unshift(runningJob);
       await route.fulfill({ response: res, json: body });
     });
+    await fpage.route(`**/api/v1/jobs/${runningJob.id}`, (route) => route.fulfill({ json: runningJob }));
+    await fpage.route(`**/api/v1/jobs/${runningJob.id}/events`, (route) =>
+      route.fulfill({
+        status: 200,
+        headers: { 'Content-Type': 'text/event-stream', 'Cache-Control': 'no-cache' },
+        body: `event: status\ndata: ${JSON.stringify(runningJob)}\n\nevent: progress\ndata: ${JSON.stringify({
+          id: runningJob.id,
+          status: 'running',
+          progress: { stage: 'denoise', step: 3, total: 10, seconds_per_step: 1.5, eta_seconds: 10.5 },
+          error: null,
+        })}\n\n`,
+      }));
     await fpage.goto(main.url);
     const card = fpage.locator(`.card[data-id="${failedJob.id}"]`);
     await card.waitFor();
     const text = await card.locator('.card-error').textContent();
     assert(/not available.*sdxl model is not installed/i.test(text), `plain words: "${text}"`);
     assert((await card.locator('.pill').textContent()) === 'Failed', 'failed pill');
+    const running = fpage.locator(`.card[data-id="${runningJob.id}"] .progress-text`);
+    await running.filter({ hasText: 'step 3 of 10' }).waitFor();
+    const line = await running.textContent();
+    assert(/Painting · step 3 of 10 · about 11 s left/.test(line), `stage, step and ETA: "${line}"`);
+    const bar = await fpage.locator(`.card[data-id="${runningJob.id}"] [role="progressbar"]`).getAttribute('aria-valuenow');
+    assert(bar === '30', `progress bar at 30% (${bar})`);
     await fpage.close();
     currentPage = page;
   });
