@@ -147,7 +147,9 @@ TEST(ScaleOut, SseThroughNginxShowsAWorkersProgressAndCancelOnTheOtherNodeStopsI
     LABHOUSE_REQUIRE_SERVICES();
     Cluster cluster;
     ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
-    const std::string id = Submit(*cluster.Api(0), PngBytes(800, 600), "watercolor");
+    // Large enough that the effect step outlasts a lease renewal, which is when the worker learns
+    // of the cancel (the classic backend checks it between its steps).
+    const std::string id = Submit(*cluster.Api(0), PngBytes(1200, 900), "watercolor");
     ASSERT_FALSE(id.empty());
 
     std::mutex mutex;
@@ -185,6 +187,33 @@ TEST(ScaleOut, SseThroughNginxShowsAWorkersProgressAndCancelOnTheOtherNodeStopsI
     EXPECT_TRUE(seen("canceled")) << stream;
     reader.join();
     EXPECT_NE(WorkerLogs(cluster).find("job_canceled"), std::string::npos);
+}
+
+// Configuration edges of the scale-out mode; no services needed.
+TEST(ScaleOutConfig, AWorkerRefusesTheEmbeddedDatabase) {
+    TempDir dir;
+    auto [code, output] = RunLabhouse({"worker", "--data-dir", dir.path().string()});
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find("needs a shared database"), std::string::npos) << output;
+}
+
+TEST(ScaleOutConfig, AQueueUrlMustBeRedis) {
+    TempDir dir;
+    auto [code, output] = RunLabhouse({"serve", "--data-dir", dir.path().string()},
+                                      {{"LABHOUSE_QUEUE_URL", "amqp://127.0.0.1:5672"}});
+    EXPECT_EQ(code, 2) << output;
+    EXPECT_NE(output.find("queue URL must start with redis://"), std::string::npos) << output;
+}
+
+TEST(ScaleOutConfig, AnUnreachableDatabaseFailsFastWithoutLeakingItsPassword) {
+    TempDir dir;
+    auto [code, output] = RunLabhouse(
+        {"worker", "--data-dir", dir.path().string(), "--database-url",
+         "postgresql://labhouse:hunter2@127.0.0.1:1/labhouse?connect_timeout=2"});
+    EXPECT_EQ(code, 1) << output;
+    EXPECT_NE(output.find("cannot connect to PostgreSQL"), std::string::npos) << output;
+    EXPECT_NE(output.find("labhouse:***@127.0.0.1:1"), std::string::npos) << "the effective config is logged" << output;
+    EXPECT_EQ(output.find("hunter2"), std::string::npos) << output;
 }
 
 }  // namespace
