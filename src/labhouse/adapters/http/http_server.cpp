@@ -84,6 +84,7 @@ void HttpServer::RegisterRoutes() {
     RegisterImageRoutes(*server_, *ctx);
     RegisterMetaRoutes(*server_, *ctx);
     RegisterModelRoutes(*server_, *ctx);
+    RegisterA1111Routes(*server_, *ctx);
     RegisterUiRoutes(*server_, *ctx);
 }
 

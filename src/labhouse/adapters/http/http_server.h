@@ -33,6 +33,7 @@ struct HttpConfig {
     int read_timeout_s = 30;
     int write_timeout_s = 30;
     int sse_keepalive_s = 15;
+    int sync_timeout_s = 600;  // how long the synchronous compat APIs (OpenAI, A1111) wait for a job
 };
 
 // What the routes need. References outlive the server.

@@ -32,5 +32,6 @@ void RegisterMetaRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterImageRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterUiRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterModelRoutes(httplib::Server& server, RouteContext& ctx);
+void RegisterA1111Routes(httplib::Server& server, RouteContext& ctx);
 
 }  // namespace labhouse::http

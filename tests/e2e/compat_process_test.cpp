@@ -1,0 +1,197 @@
+// The compatibility APIs end to end against the real binary with the classic backend:
+// AUTOMATIC1111's /sdapi/v1 (and, below, OpenAI's /v1/images), including their error shapes and
+// the same API-key rules as the native API.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <regex>
+
+#include "labhouse/imaging/opencv_image_codec.h"
+#include "tests/e2e/e2e_helpers.h"
+#include "tests/e2e/server_process.h"
+#include "tests/testing/test_images.h"
+
+namespace labhouse::testing {
+namespace {
+
+std::string Base64(const std::string& bytes) {
+    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    std::string out;
+    std::size_t i = 0;
+    for (; i + 2 < bytes.size(); i += 3) {
+        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                           static_cast<unsigned char>(bytes[i + 2]);
+        out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
+    }
+    if (i < bytes.size()) {
+        unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+        if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+        out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=',
+                '='};
+    }
+    return out;
+}
+
+std::string Unbase64(const std::string& text) {
+    std::string out;
+    unsigned buffer = 0;
+    int bits = 0;
+    for (char c : text) {
+        const char* pos = std::strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", c);
+        if (c == '=' || pos == nullptr) continue;
+        buffer = (buffer << 6) | static_cast<unsigned>(pos - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+        bits += 6;
+        if (bits >= 8) {
+            bits -= 8;
+            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
+        }
+    }
+    return out;
+}
+
+class CompatProcessTest : public ::testing::Test {
+protected:
+    void StartServer(std::vector<std::string> args = {}) {
+        server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::move(args));
+        ASSERT_TRUE(server_->Start());
+        client_ = server_->Client();
+    }
+
+    httplib::Result PostJson(const std::string& path, const nlohmann::json& body) {
+        return client_->Post(path, body.dump(), "application/json");
+    }
+
+    nlohmann::json Img2ImgBody(const std::string& image) {
+        // What an A1111 client typically sends, including fields labhouse has no use for.
+        return {{"init_images", {Base64(image)}},
+                {"prompt", "a harbour at dusk"},
+                {"negative_prompt", "blurry"},
+                {"styles", {"cartoon"}},
+                {"denoising_strength", 0.6},
+                {"steps", 20},
+                {"cfg_scale", 7},
+                {"seed", -1},
+                {"sampler_name", "Euler a"},
+                {"width", 512},
+                {"height", 512},
+                {"batch_size", 1},
+                {"n_iter", 1},
+                {"restore_faces", false},
+                {"override_settings", {{"sd_model_checkpoint", "classic"}}}};
+    }
+
+    TempDir dir_;
+    std::unique_ptr<ServerProcess> server_;
+    std::unique_ptr<httplib::Client> client_;
+};
+
+TEST_F(CompatProcessTest, A1111Img2ImgRunsAClassicJobAndReturnsBase64Png) {
+    StartServer();
+    auto res = PostJson("/sdapi/v1/img2img", Img2ImgBody(PngBytes(96, 64)));
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto body = Json(res);
+    ASSERT_EQ(body["images"].size(), 1u) << res->body;
+    imaging::OpenCvImageCodec codec;
+    auto decoded = codec.Decode(Unbase64(body["images"][0].get<std::string>()));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->width, 96);
+    EXPECT_EQ(decoded->height, 64);
+    EXPECT_TRUE(body["parameters"]["init_images"].is_null());
+    EXPECT_EQ(body["parameters"]["prompt"], "a harbour at dusk");
+    ASSERT_TRUE(body["info"].is_string());
+    auto info = nlohmann::json::parse(body["info"].get<std::string>());
+    EXPECT_EQ(info["backend"], "classic");
+    EXPECT_EQ(info["styles"], nlohmann::json::array({"cartoon"}));
+    EXPECT_EQ(info["status"], "succeeded");
+    const auto ignored = info["ignored_fields"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(ignored.begin(), ignored.end(), "restore_faces"), ignored.end());
+    // The job is an ordinary job: it stays in the gallery and the jobs API.
+    const std::string id = info["job_id"];
+    EXPECT_EQ(res->get_header_value("X-Labhouse-Job-Id"), id);
+    auto job = Json(client_->Get("/api/v1/jobs/" + id));
+    EXPECT_EQ(job["status"], "succeeded");
+    EXPECT_EQ(job["params"]["strength"], 0.6);
+    EXPECT_EQ(job["params"]["prompt"], "a harbour at dusk");
+}
+
+TEST_F(CompatProcessTest, A1111ErrorsUseFastApiShape) {
+    StartServer({"--workers", "0"});
+    auto expect_422 = [&](nlohmann::json body, const std::string& needle) {
+        auto res = PostJson("/sdapi/v1/img2img", body);
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 422) << res->body;
+        auto json = Json(res);
+        ASSERT_TRUE(json["detail"].is_string()) << res->body;
+        EXPECT_NE(json["detail"].get<std::string>().find(needle), std::string::npos) << res->body;
+    };
+    const std::string png = PngBytes(32, 32);
+    auto body = Img2ImgBody(png);
+    body["init_images"] = {"%%% not base64 %%%"};
+    expect_422(body, "base64");
+    body = Img2ImgBody(png);
+    body["batch_size"] = 2;
+    expect_422(body, "batch_size");
+    body = Img2ImgBody(png);
+    body["styles"] = {"vaporwave"};
+    expect_422(body, "vaporwave");
+    body = Img2ImgBody(png);
+    body["steps"] = "many";
+    expect_422(body, "steps");
+    body = Img2ImgBody(png);
+    body.erase("init_images");
+    expect_422(body, "init_images");
+    auto txt = PostJson("/sdapi/v1/txt2img", {{"prompt", "a cat"}});
+    ASSERT_TRUE(txt);
+    EXPECT_EQ(txt->status, 501) << txt->body;
+    EXPECT_NE(Json(txt)["detail"].get<std::string>().find("img2img"), std::string::npos);
+    EXPECT_TRUE(Json(client_->Get("/api/v1/jobs"))["jobs"].empty());  // nothing was submitted
+}
+
+TEST_F(CompatProcessTest, A1111InfoRoutesDescribeBackendsSamplersAndProgress) {
+    StartServer({"--workers", "0"});
+    auto models = Json(client_->Get("/sdapi/v1/sd-models"));
+    ASSERT_TRUE(models.is_array());
+    bool classic = false;
+    for (const auto& m : models) classic = classic || m["title"] == "classic";
+    EXPECT_TRUE(classic) << models.dump();
+    auto samplers = Json(client_->Get("/sdapi/v1/samplers"));
+    ASSERT_TRUE(samplers.is_array());
+    EXPECT_FALSE(samplers.empty());
+    auto idle = Json(client_->Get("/sdapi/v1/progress"));
+    EXPECT_EQ(idle["progress"], 0.0);
+    EXPECT_EQ(idle["state"]["job_count"], 0);
+    // A queued job (no workers) counts in job_count; interrupt answers 200.
+    client_->Post("/api/v1/jobs", Form(PngBytes(32, 32), {{"backend", "classic"}, {"style", "cartoon"}}));
+    auto busy = Json(client_->Get("/sdapi/v1/progress"));
+    EXPECT_EQ(busy["state"]["job_count"], 1) << busy.dump();
+    EXPECT_TRUE(busy.contains("eta_relative"));
+    auto interrupt = client_->Post("/sdapi/v1/interrupt");
+    ASSERT_TRUE(interrupt);
+    EXPECT_EQ(interrupt->status, 200);
+}
+
+TEST_F(CompatProcessTest, A1111HonoursApiKeysAndOwnership) {
+    auto [code, output] = RunLabhouse({"keys", "create", "--name", "a1111", "--daily-jobs", "1", "--data-dir",
+                                       (dir_.path() / "data").string()});
+    ASSERT_EQ(code, 0) << output;
+    std::smatch secret;
+    ASSERT_TRUE(std::regex_search(output, secret, std::regex(R"(secret: (lh_[0-9A-Za-z]{43}))")));
+    StartServer({"--auth", "keys"});
+    auto anonymous = PostJson("/sdapi/v1/img2img", Img2ImgBody(PngBytes(32, 32)));
+    ASSERT_TRUE(anonymous);
+    EXPECT_EQ(anonymous->status, 401);
+    client_->set_bearer_token_auth(secret[1].str().c_str());
+    auto ok = PostJson("/sdapi/v1/img2img", Img2ImgBody(PngBytes(32, 32)));
+    ASSERT_TRUE(ok);
+    ASSERT_EQ(ok->status, 200) << ok->body;
+    auto over = PostJson("/sdapi/v1/img2img", Img2ImgBody(PngBytes(32, 32)));
+    ASSERT_TRUE(over);
+    EXPECT_EQ(over->status, 429) << over->body;
+    EXPECT_FALSE(over->get_header_value("Retry-After").empty());
+    const std::string id = nlohmann::json::parse(Json(ok)["info"].get<std::string>())["job_id"];
+    EXPECT_EQ(Json(client_->Get("/api/v1/jobs/" + id))["status"], "succeeded");
+}
+
+}  // namespace
+}  // namespace labhouse::testing
