@@ -223,6 +223,8 @@ try {
   });
   const desktop = await browser.newContext({ viewport: { width: 1440, height: 1000 }, acceptDownloads: true });
   await desktop.addInitScript(RECORDER);
+  // Generous: CI machines are small and busy (2 cores shared with the other tests).
+  desktop.setDefaultTimeout(60000);
   const page = await desktop.newPage();
   currentPage = page;
   const pageErrors = [];
@@ -230,7 +232,6 @@ try {
   page.on('console', (m) => {
     if (m.type() === 'error' && !/Failed to load resource/.test(m.text())) pageErrors.push(m.text());
   });
-  page.setDefaultTimeout(20000);
 
   await step('page loads with backends and styles', async () => {
     await page.goto(main.url);
@@ -601,6 +602,7 @@ try {
       isMobile: true,
       hasTouch: true,
     });
+    phone.setDefaultTimeout(60000);
     const ppage = await phone.newPage();
     currentPage = ppage;
     await ppage.goto(main.url);
@@ -618,6 +620,7 @@ try {
 
   await step('dark mode renders', async () => {
     const dark = await browser.newContext({ viewport: { width: 1440, height: 1000 }, colorScheme: 'dark' });
+    dark.setDefaultTimeout(60000);
     const dpage = await dark.newPage();
     currentPage = dpage;
     await dpage.goto(main.url);
