@@ -7,7 +7,7 @@ build_dir="${1:-build}"
 shift || true
 names=("$@")
 if [ ${#names[@]} -eq 0 ]; then
-  names=(api)
+  names=(api scaleout)
 fi
 for name in "${names[@]}"; do
   echo "=== bench: $name"
