@@ -5,8 +5,10 @@
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <sys/file.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 
@@ -292,6 +294,29 @@ TEST_F(ModelsPullTest, DiskSpaceCheckCountsOnlyWhatIsLeftToFetch) {
     options_.free_bytes = [](const std::string&) -> Result<std::int64_t> { return std::int64_t{kWeightsSize / 2}; };
     auto model = PullModel(Spec({kWeights}), Hub(), options_);
     ASSERT_TRUE(model.has_value()) << model.error().message;
+}
+
+TEST_F(ModelsPullTest, DiskFillingUpMidDownloadIsAnErrorAndInstallsNothing) {
+    // RLIMIT_FSIZE makes writes past 300 KiB fail (EFBIG, with SIGXFSZ ignored) the way a full disk
+    // makes them fail, without needing a small filesystem.
+    rlimit old_limit{};
+    ASSERT_EQ(::getrlimit(RLIMIT_FSIZE, &old_limit), 0);
+    rlimit small = old_limit;
+    small.rlim_cur = 300 * 1024;
+    auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+    ASSERT_EQ(::setrlimit(RLIMIT_FSIZE, &small), 0);
+    auto model = PullModel(Spec({kWeights}), Hub(), options_);
+    ::setrlimit(RLIMIT_FSIZE, &old_limit);
+    std::signal(SIGXFSZ, old_handler);
+
+    ASSERT_FALSE(model.has_value());
+    EXPECT_EQ(model.error().code, ErrorCode::kResourceExhausted) << model.error().message;
+    EXPECT_NE(model.error().message.find("disk full"), std::string::npos) << model.error().message;
+    EXPECT_FALSE(fs::exists(Installed(kWeights)));
+    // What did reach the disk is a valid prefix: the next run resumes from it.
+    auto again = PullModel(Spec({kWeights}), Hub(), options_);
+    ASSERT_TRUE(again.has_value()) << again.error().message;
+    EXPECT_EQ(testing::ReadFile(Installed(kWeights)), weights_);
 }
 
 TEST_F(ModelsPullTest, FileLargerThanTheRealDiskIsRefusedByStatvfs) {

@@ -268,9 +268,13 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
         Status fetched = (plan.expected_size >= 0 && done == plan.expected_size)
                              ? OkStatus()  // a partial that was complete when the last run stopped
                              : hub.Fetch(remote, done, sink);
-        std::fflush(file.get());
         session_before += sink.received();
         done = sink.done();
+        // Bytes counted as done must be on disk: a failed flush (disk full) would otherwise leave a
+        // hole that the next Range request skips over.
+        if (std::fflush(file.get()) != 0) {
+            return ResourceExhausted("cannot write " + plan.partial_path.string() + " (disk full?); run again to resume");
+        }
         if (fetched) break;
         if (fetched.error().code != ErrorCode::kUnavailable || attempt >= options.max_attempts) {
             std::string message = fetched.error().message;
@@ -299,6 +303,12 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
     }
     if (::fsync(::fileno(file.get())) != 0) return Unavailable("cannot sync " + plan.partial_path.string());
     file.reset();
+    const auto on_disk = static_cast<std::int64_t>(fs::file_size(plan.partial_path, ec));
+    if (ec || on_disk != done) {
+        DiscardPartial(plan);
+        return Unavailable("'" + plan.wanted.path + "': " + std::to_string(on_disk) + " bytes on disk, " +
+                           std::to_string(done) + " received; the download was deleted; run the command again");
+    }
 
     if (plan.expected_size >= 0 && done != plan.expected_size) {
         DiscardPartial(plan);
