@@ -193,5 +193,99 @@ TEST_F(CompatProcessTest, A1111HonoursApiKeysAndOwnership) {
     EXPECT_EQ(Json(client_->Get("/api/v1/jobs/" + id))["status"], "succeeded");
 }
 
+void ExpectOpenAiError(const httplib::Result& res, int status, const std::string& param, const std::string& code = "") {
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, status) << res->body;
+    auto body = Json(res);
+    ASSERT_TRUE(body["error"].is_object()) << res->body;
+    EXPECT_FALSE(body["error"]["message"].get<std::string>().empty());
+    EXPECT_TRUE(body["error"]["type"].is_string());
+    if (param.empty()) {
+        EXPECT_TRUE(body["error"]["param"].is_null()) << res->body;
+    } else {
+        EXPECT_EQ(body["error"]["param"], param) << res->body;
+    }
+    if (!code.empty()) {
+        EXPECT_EQ(body["error"]["code"], code) << res->body;
+    }
+}
+
+TEST_F(CompatProcessTest, OpenAiEditReturnsB64JsonOrAUrlAndKeepsTheJob) {
+    StartServer();
+    httplib::MultipartFormDataItems form = {{"image", PngBytes(80, 60), "photo.png", "image/png"},
+                                            {"prompt", "a watercolour harbour", "", ""},
+                                            {"model", "classic", "", ""},
+                                            {"style", "watercolor", "", ""},
+                                            {"n", "1", "", ""},
+                                            {"size", "1024x1024", "", ""}};
+    auto res = client_->Post("/v1/images/edits", form);
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto body = Json(res);
+    EXPECT_TRUE(body["created"].is_number_integer());
+    ASSERT_EQ(body["data"].size(), 1u);
+    imaging::OpenCvImageCodec codec;
+    auto decoded = codec.Decode(Unbase64(body["data"][0]["b64_json"].get<std::string>()));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->width, 80);
+    const std::string id = res->get_header_value("X-Labhouse-Job-Id");
+    EXPECT_EQ(Json(client_->Get("/api/v1/jobs/" + id))["params"]["style"], "watercolor");
+
+    form.push_back({"response_format", "url", "", ""});
+    auto by_url = client_->Post("/v1/images/edits", form);
+    ASSERT_TRUE(by_url);
+    ASSERT_EQ(by_url->status, 200) << by_url->body;
+    const std::string url = Json(by_url)["data"][0]["url"];
+    const auto path = url.find("/api/v1/images/");
+    ASSERT_NE(path, std::string::npos) << url;
+    EXPECT_EQ(url.rfind("http://", 0), 0u) << url;
+    auto image = client_->Get(url.substr(path));
+    ASSERT_TRUE(image);
+    EXPECT_EQ(image->status, 200);
+    EXPECT_EQ(image->get_header_value("Content-Type"), "image/png");
+}
+
+TEST_F(CompatProcessTest, OpenAiErrorsNameTheParameter) {
+    StartServer({"--workers", "0"});
+    const std::string png = PngBytes(32, 32);
+    auto post = [&](httplib::MultipartFormDataItems form) { return client_->Post("/v1/images/edits", form); };
+    ExpectOpenAiError(post({{"image", png, "a.png", "image/png"}, {"prompt", "x", "", ""}, {"strenght", "0.5", "", ""}}),
+                      400, "strenght");
+    ExpectOpenAiError(post({{"image", png, "a.png", "image/png"}, {"prompt", "x", "", ""}, {"n", "2", "", ""}}), 400, "n");
+    ExpectOpenAiError(post({{"prompt", "x", "", ""}}), 400, "image");
+    ExpectOpenAiError(post({{"image", png, "a.png", "image/png"}}), 400, "prompt");
+    ExpectOpenAiError(post({{"image", png, "a.png", "image/png"}, {"prompt", "x", "", ""},
+                            {"response_format", "jpeg", "", ""}}),
+                      400, "response_format");
+    ExpectOpenAiError(post({{"image", "not an image", "a.png", "image/png"}, {"prompt", "x", "", ""},
+                            {"model", "classic", "", ""}, {"style", "cartoon", "", ""}}),
+                      400, "", "invalid_argument");
+    ExpectOpenAiError(post({{"image", png, "a.png", "image/png"}, {"prompt", "x", "", ""}, {"model", "dalle-9", "", ""}}),
+                      400, "", "invalid_argument");
+    ExpectOpenAiError(client_->Post("/v1/images/generations", R"({"prompt":"a cat","model":"dall-e-3"})",
+                                    "application/json"),
+                      400, "model", "txt2img_unavailable");
+    ExpectOpenAiError(client_->Post("/v1/images/generations", R"({"size":"1024x1024"})", "application/json"), 400,
+                      "prompt");
+    EXPECT_TRUE(Json(client_->Get("/api/v1/jobs"))["jobs"].empty());
+}
+
+TEST_F(CompatProcessTest, OpenAiHonoursApiKeysWithOpenAiShapedAuthErrors) {
+    auto [code, output] =
+        RunLabhouse({"keys", "create", "--name", "sdk", "--data-dir", (dir_.path() / "data").string()});
+    ASSERT_EQ(code, 0) << output;
+    std::smatch secret;
+    ASSERT_TRUE(std::regex_search(output, secret, std::regex(R"(secret: (lh_[0-9A-Za-z]{43}))")));
+    StartServer({"--auth", "keys"});
+    httplib::MultipartFormDataItems form = {{"image", PngBytes(40, 40), "photo.png", "image/png"},
+                                            {"prompt", "x", "", ""}, {"model", "classic", "", ""},
+                                            {"style", "cartoon", "", ""}};
+    ExpectOpenAiError(client_->Post("/v1/images/edits", form), 401, "", "UNAUTHENTICATED");
+    client_->set_bearer_token_auth(secret[1].str().c_str());
+    auto ok = client_->Post("/v1/images/edits", form);
+    ASSERT_TRUE(ok);
+    EXPECT_EQ(ok->status, 200) << ok->body;
+}
+
 }  // namespace
 }  // namespace labhouse::testing

@@ -85,6 +85,7 @@ void HttpServer::RegisterRoutes() {
     RegisterMetaRoutes(*server_, *ctx);
     RegisterModelRoutes(*server_, *ctx);
     RegisterA1111Routes(*server_, *ctx);
+    RegisterOpenAiRoutes(*server_, *ctx);
     RegisterUiRoutes(*server_, *ctx);
 }
 

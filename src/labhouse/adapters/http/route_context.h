@@ -33,5 +33,6 @@ void RegisterImageRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterUiRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterModelRoutes(httplib::Server& server, RouteContext& ctx);
 void RegisterA1111Routes(httplib::Server& server, RouteContext& ctx);
+void RegisterOpenAiRoutes(httplib::Server& server, RouteContext& ctx);
 
 }  // namespace labhouse::http
