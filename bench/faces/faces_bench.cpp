@@ -41,8 +41,7 @@ double Seconds(std::chrono::steady_clock::time_point start) {
 }
 
 // Runs one job; returns its seconds, or a negative number after printing the error.
-double TimeJob(Transformer& transformer, const Image& photo, const std::map<std::string, Image>& extra,
-               Image* result) {
+double TimeJob(Transformer& transformer, const Image& photo, const std::map<std::string, Image>& extra, Image* result) {
     JobParams params;
     params.backend = std::string(transformer.Name());
     for (const auto& entry : extra) params.options[entry.first] = "bench";
@@ -82,10 +81,14 @@ int main(int argc, char** argv) {
     int repeat = 5;
     for (int i = 1; i + 1 < argc; i += 2) {
         const std::string flag = argv[i];
-        if (flag == "--photo") photo_path = argv[i + 1];
-        else if (flag == "--reference") reference_path = argv[i + 1];
-        else if (flag == "--out") out_dir = argv[i + 1];
-        else if (flag == "--repeat") repeat = std::max(1, std::atoi(argv[i + 1]));
+        if (flag == "--photo")
+            photo_path = argv[i + 1];
+        else if (flag == "--reference")
+            reference_path = argv[i + 1];
+        else if (flag == "--out")
+            out_dir = argv[i + 1];
+        else if (flag == "--repeat")
+            repeat = std::max(1, std::atoi(argv[i + 1]));
         else {
             std::fprintf(stderr, "usage: faces_bench [--photo P] [--reference R] [--out DIR] [--repeat N]\n");
             return 2;
@@ -116,7 +119,8 @@ int main(int argc, char** argv) {
     std::vector<double> warm, phone;
     for (int i = 0; i < repeat; ++i) warm.push_back(TimeJob(swap, photo, extra, nullptr));
     Report("face-swap warm, photo size", warm);
-    for (int i = 0; i < std::max(1, repeat / 2); ++i) phone.push_back(TimeJob(swap, big, extra, i == 0 ? &result : nullptr));
+    for (int i = 0; i < std::max(1, repeat / 2); ++i)
+        phone.push_back(TimeJob(swap, big, extra, i == 0 ? &result : nullptr));
     Report("face-swap warm, photo scaled to 3000 px", phone);
 
 #ifdef LABHOUSE_BENCH_PIX2PIX

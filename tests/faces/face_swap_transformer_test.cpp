@@ -100,8 +100,8 @@ TEST(FaceSwapTransformerTest, ReferenceWithoutFaceIsInvalidArgument) {
     LABHOUSE_REQUIRE_PHOTO(kHopperPath);
     FaceSwapTransformer transformer({});
     RecordingReporter reporter;
-    auto out = RunSwap(transformer, LoadImage(kHopperPath), {{"reference_image", testing::SyntheticLandscape(300, 300)}},
-                   reporter);
+    auto out = RunSwap(transformer, LoadImage(kHopperPath),
+                       {{"reference_image", testing::SyntheticLandscape(300, 300)}}, reporter);
     ASSERT_FALSE(out);
     EXPECT_EQ(out.error().code, ErrorCode::kInvalidArgument);
     EXPECT_TRUE(out.error().reason.empty());

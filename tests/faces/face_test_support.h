@@ -20,8 +20,8 @@ inline constexpr const char* kAstronautPath = "/usr/lib/python3/dist-packages/sk
 inline constexpr const char* kIceBlockPath = "/usr/share/doc/facedetect/examples/640px-IceBlockNearJoekullsarlon.jpg";
 
 // Skips the test (with the reason) when a photo package is not installed.
-#define LABHOUSE_REQUIRE_PHOTO(path)                                                                       \
-    if (!std::filesystem::is_regular_file(path))                                                           \
+#define LABHOUSE_REQUIRE_PHOTO(path)                                                                     \
+    if (!std::filesystem::is_regular_file(path))                                                         \
     GTEST_SKIP() << (path) << " is missing: install the Debian packages facedetect and python3-skimage " \
                  << "(scripts/install-deps.sh test)"
 
@@ -35,7 +35,9 @@ double MeanAbsDiff(const cv::Mat& a, const cv::Mat& b, cv::Rect rect);
 class RecordingReporter : public ProgressReporter {
 public:
     void Report(const JobProgress& progress) override { reports.push_back(progress); }
-    bool CancelRequested() override { return cancel_after_reports >= 0 && static_cast<int>(reports.size()) >= cancel_after_reports; }
+    bool CancelRequested() override {
+        return cancel_after_reports >= 0 && static_cast<int>(reports.size()) >= cancel_after_reports;
+    }
     bool SawStage(const std::string& stage) const;
 
     std::vector<JobProgress> reports;

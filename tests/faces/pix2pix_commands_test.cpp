@@ -1,8 +1,8 @@
 // "labhouse pix2pix make-pairs" and "pix2pix train" driven through CLI11 as main() would.
 #include "labhouse/pix2pix/cli/pix2pix_commands.h"
 
-#include <CLI/CLI.hpp>
 #include <gtest/gtest.h>
+#include <CLI/CLI.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "labhouse/pix2pix/pix2pix.h"
@@ -61,8 +61,8 @@ TEST(Pix2PixCommandsTest, MakePairsThenTrainThenResume) {
 
     // Training into an existing file needs --resume, which continues the epoch count.
     EXPECT_EQ(RunCommand("pix2pix train --pairs " + pairs.string() + " --out " + model.string() + " --epochs 3"), 1);
-    ASSERT_EQ(RunCommand("pix2pix train --pairs " + pairs.string() + " --out " + model.string() + " --epochs 3 --resume"),
-              0);
+    ASSERT_EQ(
+        RunCommand("pix2pix train --pairs " + pairs.string() + " --out " + model.string() + " --epochs 3 --resume"), 0);
     EXPECT_EQ(Pix2PixModel::Load(model.string())->epochs_done(), 3);
 }
 
@@ -81,7 +81,8 @@ TEST(Pix2PixCommandsTest, BadInputExitsNonZero) {
         << "a square image is not an A|B pair";
     EXPECT_FALSE(fs::exists(dir.path() / "m.pt"));
     EXPECT_NE(RunCommand("pix2pix train --out x.pt"), 0) << "--pairs is required";
-    EXPECT_EQ(RunCommand("pix2pix make-pairs --photos " + missing + " --reference " + missing + " --out " + missing), 1);
+    EXPECT_EQ(RunCommand("pix2pix make-pairs --photos " + missing + " --reference " + missing + " --out " + missing),
+              1);
 
     // A reference without a face is refused before any photo is processed.
     const std::string landscape = (dir.path() / "landscape.png").string();

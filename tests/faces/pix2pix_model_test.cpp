@@ -2,8 +2,8 @@
 // checkpoints that round-trip bit for bit and resume.
 #include "labhouse/pix2pix/pix2pix.h"
 
-#include <filesystem>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <random>
 
@@ -114,11 +114,12 @@ TEST_F(Pix2PixModelTest, LearnsASyntheticMapping) {
     options.epochs = 40;
     options.batch_size = 4;
     int steps_seen = 0;
-    auto summary = model->Train(train, options, {[&](const TrainProgress& p) {
-                                                     ++steps_seen;
-                                                     EXPECT_EQ(p.steps_per_epoch, 12);
-                                                 },
-                                                 {}});
+    auto summary = model->Train(train, options,
+                                {[&](const TrainProgress& p) {
+                                     ++steps_seen;
+                                     EXPECT_EQ(p.steps_per_epoch, 12);
+                                 },
+                                 {}});
     ASSERT_TRUE(summary) << summary.error().message;
     EXPECT_EQ(summary->steps, 40 * 12);
     EXPECT_EQ(steps_seen, 40 * 12);
@@ -129,8 +130,8 @@ TEST_F(Pix2PixModelTest, LearnsASyntheticMapping) {
     // On pictures it never saw: within 20 of 255 per channel on average, from over 30 untrained
     // (an untrained generator's output is a flat grey).
     const double after = *model->MeanAbsoluteError(held_out);
-    std::printf("pix2pix synthetic mapping: held-out L1 %.2f -> %.2f (0..255), train L1 %.4f -> %.4f\n", before,
-                after, summary->first_loss_g_l1, summary->last_loss_g_l1);
+    std::printf("pix2pix synthetic mapping: held-out L1 %.2f -> %.2f (0..255), train L1 %.4f -> %.4f\n", before, after,
+                summary->first_loss_g_l1, summary->last_loss_g_l1);
     EXPECT_GT(before, 30.0);
     EXPECT_LT(after, 20.0) << "held-out L1 before " << before << ", after " << after;
 }
@@ -208,7 +209,8 @@ TEST_F(Pix2PixModelTest, CancelStopsTraining) {
     TrainOptions options;
     options.epochs = 5;
     int steps = 0;
-    auto summary = model->Train(MakePairs(4, 8), options, {[&](const TrainProgress&) { ++steps; }, [&] { return steps >= 3; }});
+    auto summary =
+        model->Train(MakePairs(4, 8), options, {[&](const TrainProgress&) { ++steps; }, [&] { return steps >= 3; }});
     ASSERT_FALSE(summary);
     EXPECT_EQ(summary.error().code, ErrorCode::kCancelled);
     EXPECT_EQ(steps, 3);

@@ -37,7 +37,8 @@ UnetGeneratorImpl::UnetGeneratorImpl(const Pix2PixConfig& config) : depth_(confi
     // true for instance norm); only the outermost ConvTranspose keeps one.
     for (int i = 0; i < depth_; ++i) {
         const int64_t in = i == 0 ? 3 : Filters(ngf, i - 1);
-        down_.push_back(register_module("down" + std::to_string(i), torch::nn::Conv2d(Conv(in, Filters(ngf, i), 2, false))));
+        down_.push_back(
+            register_module("down" + std::to_string(i), torch::nn::Conv2d(Conv(in, Filters(ngf, i), 2, false))));
         const bool has_norm = i > 0 && i < depth_ - 1;
         down_norm_.push_back(has_norm ? register_module("down_norm" + std::to_string(i), BatchStatNorm(Filters(ngf, i)))
                                       : BatchStatNorm(nullptr));
@@ -116,8 +117,8 @@ void InitWeights(torch::nn::Module& module) {
 }
 
 torch::Tensor ImageToTensor(const Image& image) {
-    auto bytes = torch::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
-                                  torch::kUInt8);
+    auto bytes =
+        torch::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3}, torch::kUInt8);
     return bytes.permute({2, 0, 1}).unsqueeze(0).to(torch::kFloat32).div(127.5).sub(1.0);
 }
 

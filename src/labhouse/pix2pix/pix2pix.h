@@ -45,12 +45,12 @@ struct TrainingPair {
 };
 
 struct TrainOptions {
-    int epochs = 1;             // train until this many epochs are done in total (resume counts on)
-    int decay_epochs = 0;       // --n_epochs_decay: the last ones decay the rate linearly towards 0
-    int batch_size = 1;         // the paper's 1; then BatchNorm is instance normalisation
-    bool flip = true;           // random horizontal flip, the same for A and B
-    bool jitter = false;        // resize to 286/256 of the size and random-crop back (the paper's jitter)
-    std::uint64_t seed = 0;     // shuffling and augmentation; epoch e uses seed + e, so resume repeats it
+    int epochs = 1;               // train until this many epochs are done in total (resume counts on)
+    int decay_epochs = 0;         // --n_epochs_decay: the last ones decay the rate linearly towards 0
+    int batch_size = 1;           // the paper's 1; then BatchNorm is instance normalisation
+    bool flip = true;             // random horizontal flip, the same for A and B
+    bool jitter = false;          // resize to 286/256 of the size and random-crop back (the paper's jitter)
+    std::uint64_t seed = 0;       // shuffling and augmentation; epoch e uses seed + e, so resume repeats it
     std::string checkpoint_path;  // written after every checkpoint_every epochs and at the end; "" = none
     int checkpoint_every = 1;
 };
@@ -60,15 +60,15 @@ struct TrainProgress {
     int epochs = 0;
     int step = 0;  // batches done in this epoch
     int steps_per_epoch = 0;
-    double loss_d = 0;       // (BCE(D(a,b),1) + BCE(D(a,G(a)),0)) / 2
-    double loss_g_gan = 0;   // BCE(D(a,G(a)),1)
-    double loss_g_l1 = 0;    // mean |G(a) - b| on the [-1,1] scale, before lambda
-    double seconds = 0;      // since Train started
+    double loss_d = 0;      // (BCE(D(a,b),1) + BCE(D(a,G(a)),0)) / 2
+    double loss_g_gan = 0;  // BCE(D(a,G(a)),1)
+    double loss_g_l1 = 0;   // mean |G(a) - b| on the [-1,1] scale, before lambda
+    double seconds = 0;     // since Train started
 };
 
 struct TrainSummary {
     int epochs_done = 0;
-    int steps = 0;             // optimisation steps taken in this call
+    int steps = 0;               // optimisation steps taken in this call
     double first_loss_g_l1 = 0;  // mean of the first epoch trained in this call
     double last_loss_g_l1 = 0;   // mean of the last epoch trained in this call
 };

@@ -34,9 +34,9 @@ torch::Tensor StackImages(const std::vector<TrainingPair>& pairs, bool take_a) {
     tensors.reserve(pairs.size());
     for (const TrainingPair& pair : pairs) {
         const Image& image = take_a ? pair.a : pair.b;
-        tensors.push_back(torch::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3},
-                                           torch::kUInt8)
-                              .permute({2, 0, 1}));
+        tensors.push_back(
+            torch::from_blob(const_cast<std::uint8_t*>(image.rgb.data()), {image.height, image.width, 3}, torch::kUInt8)
+                .permute({2, 0, 1}));
     }
     return torch::stack(tensors).contiguous();  // N x 3 x S x S, uint8: a quarter of float's memory
 }
@@ -49,8 +49,9 @@ labhouse::Status Pix2PixConfig::Validate() const {
     if (depth < 2 || depth > 10) return InvalidArgument("pix2pix depth must be 2..10, got " + std::to_string(depth));
     if (base_filters < 1 || base_filters > 512) return InvalidArgument("pix2pix base_filters must be 1..512");
     if (image_size < 16 || image_size > 4096 || image_size % (1 << depth) != 0) {
-        return InvalidArgument("pix2pix image_size " + std::to_string(image_size) + " must be a multiple of 2^depth = " +
-                               std::to_string(1 << depth) + " (the U-Net bottleneck), 16..4096");
+        return InvalidArgument("pix2pix image_size " + std::to_string(image_size) +
+                               " must be a multiple of 2^depth = " + std::to_string(1 << depth) +
+                               " (the U-Net bottleneck), 16..4096");
     }
     if (discriminator_layers < 1 || (image_size >> discriminator_layers) < 3) {
         return InvalidArgument("pix2pix discriminator_layers " + std::to_string(discriminator_layers) +
@@ -144,12 +145,13 @@ labhouse::Status Pix2PixModel::Save(const std::string& path, bool training_state
         const Pix2PixConfig& c = impl_->config;
         torch::serialize::OutputArchive archive;
         archive.write("pix2pix_format", torch::tensor({kFormatVersion}, torch::kInt64));
-        archive.write("config_ints", torch::tensor(std::vector<int64_t>{c.image_size, c.base_filters, c.depth,
-                                                                         c.discriminator_layers, c.dropout ? 1 : 0,
-                                                                         impl_->epochs_done, with_training ? 1 : 0},
-                                                    torch::kInt64));
-        archive.write("config_floats",
-                      torch::tensor(std::vector<double>{c.lambda_l1, c.learning_rate, c.beta1, c.beta2}, torch::kFloat64));
+        archive.write("config_ints",
+                      torch::tensor(std::vector<int64_t>{c.image_size, c.base_filters, c.depth, c.discriminator_layers,
+                                                         c.dropout ? 1 : 0, impl_->epochs_done, with_training ? 1 : 0},
+                                    torch::kInt64));
+        archive.write(
+            "config_floats",
+            torch::tensor(std::vector<double>{c.lambda_l1, c.learning_rate, c.beta1, c.beta2}, torch::kFloat64));
         torch::serialize::OutputArchive generator;
         impl_->generator->save(generator);
         archive.write("generator", generator);
@@ -180,7 +182,8 @@ Result<Pix2PixModel> Pix2PixModel::Load(const std::string& path) {
         archive.load_from(path);
         torch::Tensor format, ints, floats;
         if (!archive.try_read("pix2pix_format", format) || format.item<int64_t>() != kFormatVersion) {
-            return InvalidArgument(path + " is not a labhouse pix2pix model (format " + std::to_string(kFormatVersion) + ")");
+            return InvalidArgument(path + " is not a labhouse pix2pix model (format " + std::to_string(kFormatVersion) +
+                                   ")");
         }
         archive.read("config_ints", ints);
         archive.read("config_floats", floats);
@@ -332,7 +335,8 @@ Result<double> Pix2PixModel::MeanAbsoluteError(const std::vector<TrainingPair>& 
     std::size_t count = 0;
     for (const TrainingPair& pair : pairs) {
         LABHOUSE_ASSIGN_OR_RETURN(Image out, Generate(pair.a));
-        if (pair.b.rgb.size() != out.rgb.size()) return InvalidArgument("pix2pix: evaluation pair B has the wrong size");
+        if (pair.b.rgb.size() != out.rgb.size())
+            return InvalidArgument("pix2pix: evaluation pair B has the wrong size");
         for (std::size_t k = 0; k < out.rgb.size(); ++k) total += std::abs(int(out.rgb[k]) - int(pair.b.rgb[k]));
         count += out.rgb.size();
     }

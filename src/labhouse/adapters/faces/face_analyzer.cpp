@@ -145,9 +145,9 @@ Result<FaceAnalysis> FaceAnalyzer::Analyze(const cv::Mat& rgb) const {
         face.eye_distance = std::hypot(eye_line.x, eye_line.y);
         face.roll_degrees = std::atan2(eye_line.y, eye_line.x) * 180.0 / std::numbers::pi;
         if (std::abs(face.roll_degrees) > config_.max_roll_degrees) {
-            analysis.skipped.push_back({cv_box, "too_rotated",
-                                        "eye line at " + Format(face.roll_degrees) + " degrees, maximum " +
-                                            Format(config_.max_roll_degrees)});
+            analysis.skipped.push_back(
+                {cv_box, "too_rotated",
+                 "eye line at " + Format(face.roll_degrees) + " degrees, maximum " + Format(config_.max_roll_degrees)});
             continue;
         }
         // Yaw proxy: the nose tip (30) sits midway between the jaw ends (0, 16) in a frontal view
@@ -174,7 +174,8 @@ Error NoFaceError(const FaceAnalysis& analysis) {
     std::string message = "no face found in the photo";
     if (!analysis.skipped.empty()) {
         message = "no usable face in the photo; skipped:";
-        for (const SkippedFace& skipped : analysis.skipped) message += " " + skipped.reason + " (" + skipped.detail + ")";
+        for (const SkippedFace& skipped : analysis.skipped)
+            message += " " + skipped.reason + " (" + skipped.detail + ")";
     }
     Error error = InvalidArgument(message);
     error.reason = "NO_FACE";

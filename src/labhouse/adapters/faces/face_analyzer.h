@@ -34,10 +34,10 @@ struct FaceAnalyzerConfig {
 };
 
 struct FaceLandmarks {
-    cv::Rect box;                                   // detector box, photo pixels
+    cv::Rect box;                                    // detector box, photo pixels
     std::array<cv::Point2f, kLandmarkCount> points;  // photo pixels
-    double roll_degrees = 0;                        // eye line angle, positive = clockwise in the image
-    double eye_distance = 0;                        // between the eye centres, pixels
+    double roll_degrees = 0;                         // eye line angle, positive = clockwise in the image
+    double eye_distance = 0;                         // between the eye centres, pixels
 
     cv::Point2f LeftEyeCenter() const;   // the subject's right eye, on the image's left (points 36-41)
     cv::Point2f RightEyeCenter() const;  // points 42-47

@@ -17,10 +17,10 @@ cv::Point2f Perpendicular(cv::Point2f v) { return {-v.y, v.x}; }
 // bounding boxes, then a copy through the destination triangle's mask.
 void WarpTriangle(const cv::Mat& src, cv::Mat& dst, const std::array<cv::Point2f, 3>& s,
                   const std::array<cv::Point2f, 3>& d) {
-    const cv::Rect src_box = cv::boundingRect(std::vector<cv::Point2f>(s.begin(), s.end())) &
-                             cv::Rect(0, 0, src.cols, src.rows);
-    const cv::Rect dst_box = cv::boundingRect(std::vector<cv::Point2f>(d.begin(), d.end())) &
-                             cv::Rect(0, 0, dst.cols, dst.rows);
+    const cv::Rect src_box =
+        cv::boundingRect(std::vector<cv::Point2f>(s.begin(), s.end())) & cv::Rect(0, 0, src.cols, src.rows);
+    const cv::Rect dst_box =
+        cv::boundingRect(std::vector<cv::Point2f>(d.begin(), d.end())) & cv::Rect(0, 0, dst.cols, dst.rows);
     if (src_box.empty() || dst_box.empty()) return;
     cv::Point2f s_local[3], d_local[3];
     std::vector<cv::Point> d_fixed(3);

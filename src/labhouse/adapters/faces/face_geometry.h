@@ -15,7 +15,7 @@ namespace labhouse::faces {
 
 // An axis-aligned square crop of one face, rotated upright, and the affine map that made it.
 struct AlignedFace {
-    cv::Mat crop;          // size x size, RGB
+    cv::Mat crop;           // size x size, RGB
     cv::Mat photo_to_crop;  // 2x3 CV_64F: crop = warpAffine(photo, photo_to_crop)
 };
 

@@ -74,13 +74,15 @@ Result<ReferenceFace> FaceSwapTransformer::ConfiguredReference() {
     std::lock_guard lock(mutex_);
     if (!configured_reference_) {
         if (config_.reference_face_path.empty()) {
-            return InvalidArgument("no reference face: upload one as reference_image or configure LABHOUSE_REFERENCE_FACE");
+            return InvalidArgument(
+                "no reference face: upload one as reference_image or configure LABHOUSE_REFERENCE_FACE");
         }
         auto photo = ReadRgb(config_.reference_face_path);
         if (!photo) return FailedPrecondition("configured reference face: " + photo.error().message);
         auto reference = FindReferenceFace(*analyzer, *photo);
-        if (!reference) return InvalidArgument("configured reference face " + config_.reference_face_path + ": " +
-                                               reference.error().message);
+        if (!reference)
+            return InvalidArgument("configured reference face " + config_.reference_face_path + ": " +
+                                   reference.error().message);
         configured_reference_ = std::move(reference).value();
     }
     return *configured_reference_;
@@ -131,7 +133,8 @@ Result<TransformOutput> FaceSwapTransformer::Transform(const TransformInput& inp
     output.meta["reference"] = reference_source;
     output.meta["seconds"] = std::to_string(SecondsSince(start));
     Log(LogLevel::kInfo, "faces.swapped",
-        {{"faces", std::to_string(total)}, {"skipped", std::to_string(analysis.skipped.size())},
+        {{"faces", std::to_string(total)},
+         {"skipped", std::to_string(analysis.skipped.size())},
          {"seconds", output.meta["seconds"]}});
     return output;
 }

@@ -33,7 +33,8 @@ BackendStatus Pix2PixTransformer::Status() const {
     BackendStatus status;
     std::error_code ec;
     if (config_.model_path.empty()) {
-        status.reason = "no pix2pix model configured (set LABHOUSE_PIX2PIX_MODEL to a file from 'labhouse pix2pix train')";
+        status.reason =
+            "no pix2pix model configured (set LABHOUSE_PIX2PIX_MODEL to a file from 'labhouse pix2pix train')";
     } else if (!std::filesystem::is_regular_file(config_.model_path, ec)) {
         status.reason = "pix2pix model not found: " + config_.model_path;
     } else if (!std::filesystem::is_regular_file(config_.analyzer.predictor_path, ec)) {

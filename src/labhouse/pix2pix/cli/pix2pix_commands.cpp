@@ -26,11 +26,11 @@ namespace fs = std::filesystem;
 struct TrainArgs {
     std::string pairs_dir;
     std::string out;
-    int epochs = 200;        // the paper's 100 constant + 100 decaying
-    int decay_epochs = -1;   // -1: half of --epochs
+    int epochs = 200;       // the paper's 100 constant + 100 decaying
+    int decay_epochs = -1;  // -1: half of --epochs
     int size = 256;
     int filters = 64;
-    int depth = 0;           // 0: log2(size), a 1x1 bottleneck as in unet_256
+    int depth = 0;  // 0: log2(size), a 1x1 bottleneck as in unet_256
     int batch = 1;
     std::uint64_t seed = 0;
     bool resume = false;
@@ -105,8 +105,8 @@ void PrintProgress(const TrainProgress& p, int first_epoch) {
     const double left = (p.epochs - p.epoch) * static_cast<double>(p.steps_per_epoch) - p.step;
     const double eta = done > 0 ? p.seconds / done * left : 0;
     std::fprintf(stderr, "\repoch %d/%d [%s%s] %d/%d  L1 %.4f  G %.3f  D %.3f  ETA %s   ", p.epoch + 1, p.epochs,
-                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), p.step,
-                 p.steps_per_epoch, p.loss_g_l1, p.loss_g_gan, p.loss_d, Duration(eta).c_str());
+                 std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(), p.step, p.steps_per_epoch,
+                 p.loss_g_l1, p.loss_g_gan, p.loss_d, Duration(eta).c_str());
     if (p.step == p.steps_per_epoch) std::fprintf(stderr, "\n");
 }
 
@@ -194,8 +194,9 @@ void RunMakePairs(const MakePairsArgs& args) {
             ++written;
         }
     }
-    if (written == 0) Fail("no pairs written: no usable face in the " + std::to_string(photos.size()) + " photos of " +
-                           args.photos_dir);
+    if (written == 0)
+        Fail("no pairs written: no usable face in the " + std::to_string(photos.size()) + " photos of " +
+             args.photos_dir);
     std::fprintf(stderr, "wrote %d pairs from %zu photos to %s\n", written, photos.size(), args.out_dir.c_str());
 }
 
@@ -206,13 +207,16 @@ void AddPix2PixCommands(CLI::App& app) {
     group->require_subcommand(1);
 
     auto train = std::make_shared<TrainArgs>();
-    CLI::App* train_cmd = group->add_subcommand("train", "Train a pix2pix generator on A|B pairs (checkpoints every epoch)");
+    CLI::App* train_cmd =
+        group->add_subcommand("train", "Train a pix2pix generator on A|B pairs (checkpoints every epoch)");
     train_cmd->add_option("--pairs", train->pairs_dir, "Folder of A|B side-by-side images")->required();
     train_cmd->add_option("--out", train->out, "Model file to write (and resume from)")->required();
     train_cmd->add_option("--epochs", train->epochs, "Total epochs (the paper: 200)")->check(CLI::Range(1, 100000));
-    train_cmd->add_option("--decay-epochs", train->decay_epochs, "Final epochs with a linearly decaying rate (default: half)");
+    train_cmd->add_option("--decay-epochs", train->decay_epochs,
+                          "Final epochs with a linearly decaying rate (default: half)");
     train_cmd->add_option("--size", train->size, "Crop size (a power of two, 32..1024)")->check(CLI::Range(32, 1024));
-    train_cmd->add_option("--filters", train->filters, "Base filters ngf = ndf (the paper: 64)")->check(CLI::Range(1, 512));
+    train_cmd->add_option("--filters", train->filters, "Base filters ngf = ndf (the paper: 64)")
+        ->check(CLI::Range(1, 512));
     train_cmd->add_option("--depth", train->depth, "U-Net downsamplings (default: log2 of --size)");
     train_cmd->add_option("--batch", train->batch, "Batch size (the paper: 1)")->check(CLI::Range(1, 256));
     train_cmd->add_option("--seed", train->seed, "Seed for weights, shuffling and augmentation");
