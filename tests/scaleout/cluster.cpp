@@ -183,6 +183,8 @@ bool Cluster::StartRedis() {
     return true;
 }
 
+void Cluster::KillRedis() { redis_->Kill(); }
+
 bool Cluster::RestartRedisWiped() {
     redis_->Kill();
     std::filesystem::remove(dir_.path() / "redis.log");

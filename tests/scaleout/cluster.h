@@ -67,6 +67,7 @@ public:
     int WorkerRunning(const std::string& job_id) const;
     // Kills Redis (SIGKILL) and starts an empty one on the same port.
     bool RestartRedisWiped();
+    void KillRedis();
     std::string AllLogs() const;
     std::string ApiLogs() const;
 

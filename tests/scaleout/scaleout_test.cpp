@@ -143,6 +143,27 @@ TEST(ScaleOut, RedisRestartedWithoutItsDataLosesNoJob) {
         << "a worker noticed the lost stream and rebuilt it from the repository" << cluster.AllLogs();
 }
 
+TEST(ScaleOut, WithRedisGoneJobsStillRunFromTheRepository) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster;
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    cluster.KillRedis();  // and it stays down: hints and events are lost, jobs must not be
+    auto client = cluster.Nginx();
+    const std::string image = PngBytes(48, 32);
+    std::vector<std::string> ids;
+    const auto start = std::chrono::steady_clock::now();
+    for (int i = 0; i < 10; ++i) ids.push_back(Submit(*client, image, "cartoon"));
+    EXPECT_LT(std::chrono::steady_clock::now() - start, 10s) << "submissions do not wait on Redis";
+    for (const std::string& id : ids) {
+        ASSERT_FALSE(id.empty());
+        auto job = WaitForJob(*client, id, Finished, 60s);
+        ASSERT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
+    }
+    auto ready = cluster.Api(0)->Get("/readyz");
+    ASSERT_TRUE(ready);
+    EXPECT_EQ(ready->status, 200) << "readiness depends on the database, not on the hints";
+}
+
 TEST(ScaleOut, SseThroughNginxShowsAWorkersProgressAndCancelOnTheOtherNodeStopsIt) {
     LABHOUSE_REQUIRE_SERVICES();
     Cluster cluster;

@@ -138,16 +138,18 @@ void RedisEventBus::Publish(const JobEvent& event) {
             publisher_.reset();
             if (now < publish_retry_at_) return;  // Redis is away: drop events instead of stalling workers
             auto conn = RedisConnection::Connect(url_, options_.connect_timeout);
-            if (!conn) {
-                publish_retry_at_ = now + options_.retry_after;
-                return;
-            }
+            if (!conn) break;
             publisher_ = std::move(*conn);
         }
-        if (publisher_->Command({"PUBLISH", options_.channel, payload})) return;
+        if (publisher_->Command({"PUBLISH", options_.channel, payload})) {
+            publish_backoff_ = std::chrono::milliseconds(0);
+            return;
+        }
         if (!publisher_->broken()) break;
     }
-    publish_retry_at_ = now + options_.retry_after;
+    publish_backoff_ = std::min<std::chrono::milliseconds>(std::max(publish_backoff_ * 2, options_.retry_after),
+                                                           std::chrono::seconds(30));
+    publish_retry_at_ = now + publish_backoff_;
     Log(LogLevel::kWarn, "event_publish_failed", {{"job_id", event.job_id}});
 }
 

@@ -53,6 +53,7 @@ private:
     std::mutex publish_mutex_;
     std::unique_ptr<RedisConnection> publisher_;
     std::chrono::steady_clock::time_point publish_retry_at_{};
+    std::chrono::milliseconds publish_backoff_{0};  // doubles per failure up to 30 s; 0 after a success
 
     std::mutex mailboxes_mutex_;
     std::list<std::shared_ptr<Mailbox>> mailboxes_;

@@ -42,8 +42,19 @@ Result<std::unique_ptr<RedisConnection>> RedisJobQueue::Acquire() {
             idle_.pop_back();
             return conn;
         }
+        if (std::chrono::steady_clock::now() < connect_retry_at_) return Unavailable("Redis unreachable (backing off)");
     }
-    return RedisConnection::Connect(url_, options_.connect_timeout);
+    auto conn = RedisConnection::Connect(url_, options_.connect_timeout);
+    std::lock_guard lock(mutex_);
+    if (conn) {
+        connect_backoff_ = std::chrono::milliseconds(0);
+    } else {
+        connect_backoff_ = std::min<std::chrono::milliseconds>(
+            std::max<std::chrono::milliseconds>(connect_backoff_ * 2, std::chrono::milliseconds(250)),
+            std::chrono::seconds(10));
+        connect_retry_at_ = std::chrono::steady_clock::now() + connect_backoff_;
+    }
+    return conn;
 }
 
 void RedisJobQueue::Return(std::unique_ptr<RedisConnection> conn) {

@@ -72,6 +72,10 @@ private:
     std::vector<std::unique_ptr<RedisConnection>> idle_;
     std::map<std::string, std::string> held_;  // entry id -> job id, delivered here and not yet acked
     std::chrono::steady_clock::time_point last_reclaim_{};
+    // After a failed connect, new connects are refused until then (doubling up to 10 s), so an
+    // unreachable Redis costs a submission nothing instead of a connect timeout each time.
+    std::chrono::steady_clock::time_point connect_retry_at_{};
+    std::chrono::milliseconds connect_backoff_{0};
     std::atomic<std::uint64_t> wake_generation_{0};
 };
 
