@@ -47,6 +47,9 @@ void MemoryBlobStore::FailNextPut(Error error) {
 
 labhouse::Status FakeTransformer::Validate(const JobParams& params, const Style*) const {
     if (params.prompt == "invalid-for-fake") return InvalidArgument("the fake backend refuses this prompt");
+    if (params.prompt == "needs-reference" && !params.options.count("reference_image")) {
+        return InvalidArgument("the fake backend needs a reference_image for this prompt");
+    }
     return OkStatus();
 }
 

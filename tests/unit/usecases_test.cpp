@@ -97,6 +97,18 @@ TEST_F(UseCaseTest, SubmitRejectsBadParametersBeforeStoringAnything) {
     EXPECT_EQ(repo_->CountByState()->at(JobState::kQueued), 0);
 }
 
+TEST_F(UseCaseTest, BackendsSeeUploadedExtraImagesWhenValidating) {
+    auto request = Request();
+    request.params.prompt = "needs-reference";
+    EXPECT_EQ(submit_->Submit(request).error().code, ErrorCode::kInvalidArgument);
+    request.extra_images["reference_image"] = testing::PngBytes(20, 20);
+    const Job job = SubmitOk(request);
+    ASSERT_TRUE(job.params.options.count("reference_image"));
+    EXPECT_TRUE(blobs_.Get(job.params.options.at("reference_image"))) << "stored under its blob id";
+    request.extra_images["evil"] = "x";
+    EXPECT_EQ(submit_->Submit(request).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_F(UseCaseTest, SubmitEnforcesByteAndPixelLimits) {
     auto big = Request();
     big.image_bytes = testing::PngBytes(1200, 1000);  // > 1 megapixel limit of this fixture

@@ -96,13 +96,17 @@ Result<SubmitResult> SubmitJob::Submit(SubmitRequest request) {
     }
     LABHOUSE_RETURN_IF_ERROR(ValidateCommonParams(request.params));
     const Style* style = request.params.style.empty() ? nullptr : FindStyle(request.params.style);
-    LABHOUSE_ASSIGN_OR_RETURN(Transformer * backend,
-                              backends_.Resolve(request.params.backend, request.params, style));
+    // Backends validate with the extra images present (their blob ids are not known yet), so a
+    // backend that needs e.g. "reference_image" accepts a job that uploads one.
+    JobParams resolve_params = request.params;
     for (const auto& [name, bytes] : request.extra_images) {
         if (name.size() < 6 || name.substr(name.size() - 6) != "_image") {
             return InvalidArgument("unexpected image field '" + name + "'");
         }
+        resolve_params.options[name] = "pending-upload";
     }
+    LABHOUSE_ASSIGN_OR_RETURN(Transformer * backend,
+                              backends_.Resolve(request.params.backend, resolve_params, style));
     const std::string fingerprint = RequestFingerprint(request);
 
     Job job;
