@@ -11,6 +11,9 @@
 #ifdef LABHOUSE_HAVE_TORCH
 #include "labhouse/engine/cli/engine_commands.h"
 #endif
+#ifdef LABHOUSE_HAVE_PIX2PIX
+#include "labhouse/pix2pix/cli/pix2pix_commands.h"
+#endif
 
 int main(int argc, char** argv) {
     CLI::App app{"labhouse: a self-hosted photo-transformation service"};
@@ -31,6 +34,9 @@ int main(int argc, char** argv) {
 #ifdef LABHOUSE_HAVE_TORCH
     labhouse::engine::AddTransformCommand(app);  // runs from its own callback during parse
     labhouse::engine::AddMakeTinyCommand(*models);
+#endif
+#ifdef LABHOUSE_HAVE_PIX2PIX
+    labhouse::pix2pix::AddPix2PixCommands(app);  // train / make-pairs run from their own callbacks
 #endif
 
     try {
