@@ -117,6 +117,27 @@ TEST(ScaleOut, AKilledWorkersJobCompletesOnTheOther) {
         << cluster.AllLogs();
 }
 
+TEST(ScaleOut, ASigtermedWorkerHandsItsJobBackWithoutSpendingAnAttempt) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster;  // shutdown grace 0: a running job goes back to the queue at once
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    auto client = cluster.Nginx();
+    const std::string id = Submit(*client, PngBytes(800, 600), "watercolor");
+    ASSERT_FALSE(id.empty());
+    int leaving = -1;
+    for (int i = 0; i < 500 && leaving < 0; ++i) {
+        leaving = cluster.WorkerRunning(id);
+        if (leaving < 0) std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_GE(leaving, 0) << cluster.AllLogs();
+    EXPECT_EQ(cluster.Worker(leaving).Terminate(), 0) << cluster.Worker(leaving).Log();
+    auto job = WaitForJob(*client, id, Finished, 90s);
+    EXPECT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
+    EXPECT_EQ(job.value("attempts", 0), 1) << "a released job does not count the interrupted attempt";
+    EXPECT_NE(cluster.Worker(1 - leaving).Log().find("job_succeeded job_id=" + id), std::string::npos)
+        << cluster.AllLogs();
+}
+
 TEST(ScaleOut, RedisRestartedWithoutItsDataLosesNoJob) {
     LABHOUSE_REQUIRE_SERVICES();
     Cluster cluster;
