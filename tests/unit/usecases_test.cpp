@@ -192,6 +192,21 @@ TEST_F(UseCaseTest, CancelStopsARunningJobAtTheNextStep) {
     EXPECT_EQ(cancel.Cancel(job.id).error().code, ErrorCode::kFailedPrecondition);
 }
 
+TEST_F(UseCaseTest, ACancelDuringTheLastStepStillCancels) {
+    fake_->SetGated(true);
+    const Job job = SubmitOk(Request());
+    std::thread worker([&] { EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kCanceled); });
+    fake_->Release(2);  // steps 1 and 2 run
+    ASSERT_TRUE(fake_->WaitUntilRunning(5s));
+    std::this_thread::sleep_for(50ms);  // the worker now waits inside its last step
+    ASSERT_TRUE(CancelJob(*repo_, events_, clock_).Cancel(job.id));
+    fake_->Release(1);  // the last step finishes without another progress check
+    worker.join();
+    auto canceled = repo_->Get(job.id);
+    EXPECT_EQ(canceled->state, JobState::kCanceled);
+    EXPECT_TRUE(canceled->result_blob.empty());
+}
+
 TEST_F(UseCaseTest, ShutdownReturnsARunningJobToTheQueue) {
     fake_->SetGated(true);
     const Job job = SubmitOk(Request());

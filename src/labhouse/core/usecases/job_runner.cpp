@@ -177,6 +177,15 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
         }
     }
     if (!output) return fail(output.error());
+    // A cancel that arrived during the last step has had no step left to stop at: honour it now,
+    // before the result is stored, rather than report a job the user canceled as succeeded.
+    if (auto lease = jobs_.ExtendLease(job.id, options_.worker_id, clock_.NowMs() + options_.lease_ms);
+        lease && lease->cancel_requested) {
+        LABHOUSE_RETURN_IF_ERROR(jobs_.MarkCanceled(job.id, options_.worker_id, clock_.NowMs()));
+        events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
+        Log(LogLevel::kInfo, "job_canceled", ids);
+        return finish(RunOutcome::kCanceled, "canceled");
+    }
 
     std::map<std::string, std::string> meta = output->meta;
     meta["backend"] = job.params.backend;
