@@ -212,26 +212,26 @@ TEST_P(JobRepositoryContract, ListPagesNewestFirstAndFiltersByState) {
     std::vector<std::string> ids;
     for (int i = 0; i < 5; ++i) ids.push_back(CreateOk(*repo_, NewJob("classic", kNow + i)).id);
     ClaimOk(*repo_, "w1");  // ids[0] running
-    auto page1 = repo_->List({std::nullopt, 2, ""});
+    auto page1 = repo_->List({std::nullopt, 2, "", std::nullopt});
     ASSERT_TRUE(page1);
     ASSERT_EQ(page1->jobs.size(), 2u);
     EXPECT_EQ(page1->jobs[0].id, ids[4]);
     EXPECT_EQ(page1->jobs[1].id, ids[3]);
     ASSERT_FALSE(page1->next_cursor.empty());
-    auto page2 = repo_->List({std::nullopt, 2, page1->next_cursor});
+    auto page2 = repo_->List({std::nullopt, 2, page1->next_cursor, std::nullopt});
     ASSERT_TRUE(page2);
     EXPECT_EQ(page2->jobs[0].id, ids[2]);
-    auto page3 = repo_->List({std::nullopt, 2, page2->next_cursor});
+    auto page3 = repo_->List({std::nullopt, 2, page2->next_cursor, std::nullopt});
     ASSERT_TRUE(page3);
     ASSERT_EQ(page3->jobs.size(), 1u);
     EXPECT_EQ(page3->jobs[0].id, ids[0]);
     EXPECT_TRUE(page3->next_cursor.empty());
-    auto running = repo_->List({JobState::kRunning, 10, ""});
+    auto running = repo_->List({JobState::kRunning, 10, "", std::nullopt});
     ASSERT_TRUE(running);
     ASSERT_EQ(running->jobs.size(), 1u);
     EXPECT_EQ(running->jobs[0].id, ids[0]);
-    EXPECT_EQ(repo_->List({std::nullopt, 0, ""}).error().code, ErrorCode::kInvalidArgument);
-    EXPECT_EQ(repo_->List({std::nullopt, 10, "not-a-cursor"}).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(repo_->List({std::nullopt, 0, "", std::nullopt}).error().code, ErrorCode::kInvalidArgument);
+    EXPECT_EQ(repo_->List({std::nullopt, 10, "not-a-cursor", std::nullopt}).error().code, ErrorCode::kInvalidArgument);
 }
 
 TEST_P(JobRepositoryContract, CountsAndQueuePositions) {
@@ -346,6 +346,20 @@ TEST_P(JobRepositoryContract, CountCreatedSinceCountsOneOwnersJobsInTheWindow) {
     EXPECT_EQ(*repo_->CountCreatedSince("key_q", kNow + 2000), 2);
     EXPECT_EQ(*repo_->CountCreatedSince("key_r", kNow), 1);
     EXPECT_EQ(*repo_->CountCreatedSince("key_none", 0), 0);
+}
+
+TEST_P(JobRepositoryContract, RecordWebhookDeliveryKeepsTheOtherMeta) {
+    const Job job = CreateOk(*repo_, NewJob());
+    ClaimOk(*repo_, "w1");
+    ASSERT_TRUE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {{"seed", "7"}}, kNow + 10));
+    ASSERT_TRUE(repo_->RecordWebhookDelivery(job.id, R"({"outcome":"delivered","attempts":2})"));
+    auto got = repo_->Get(job.id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->result_meta.at("seed"), "7");
+    EXPECT_EQ(got->result_meta.at("webhook"), R"({"outcome":"delivered","attempts":2})");
+    ASSERT_TRUE(repo_->RecordWebhookDelivery(job.id, "second"));
+    EXPECT_EQ(repo_->Get(job.id)->result_meta.at("webhook"), "second");
+    EXPECT_EQ(repo_->RecordWebhookDelivery(NewJobId(), "x").error().code, ErrorCode::kNotFound);
 }
 
 }  // namespace

@@ -64,6 +64,12 @@ void AddAccessOptions(CLI::App& command, AppConfig& c) {
     command.add_flag("--allow-open-on-public-address", c.allow_open_on_public_address,
                      "Allow auth=open on a non-loopback --host (only behind your own authenticating proxy)")
         ->envname("LABHOUSE_ALLOW_OPEN");
+    command.add_option("--webhook-secret", c.webhook_secret,
+                       "HMAC-SHA256 key that signs webhooks; set the variable, not the flag (command lines are visible)")
+        ->envname("LABHOUSE_WEBHOOK_SECRET");
+    command.add_flag("--webhook-allow-private", c.webhook_allow_private,
+                     "Allow webhook URLs on loopback, private and link-local addresses")
+        ->envname("LABHOUSE_WEBHOOK_ALLOW_PRIVATE");
 }
 
 CLI::App* AddKeysCommands(CLI::App& app) {

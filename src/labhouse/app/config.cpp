@@ -80,6 +80,7 @@ std::string AppConfig::ToString() const {
            " max_attempts=" + std::to_string(max_attempts) + " lease_seconds=" + std::to_string(lease_seconds) +
            " shutdown_grace_seconds=" + std::to_string(shutdown_grace_seconds) +
            " http_threads=" + std::to_string(http_threads) + " log_level=" + log_level + " auth=" + auth +
+           " webhooks=" + (webhook_secret.empty() ? "off" : "on") +
            " reference_face=" + (reference_face.empty() ? "-" : reference_face) +
            " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model) +
            " stability_api_key=" + (stability_api_key.empty() ? "<unset>" : "<set>") +

@@ -45,6 +45,8 @@ struct AppConfig {
     // Access (access_config.cpp): API keys.
     std::string auth = "open";  // open | keys
     bool allow_open_on_public_address = false;
+    std::string webhook_secret;  // secret: HMAC key of webhook signatures; empty = webhooks off
+    bool webhook_allow_private = false;
 
     Status Validate() const;
     std::string ToString() const;

@@ -12,6 +12,7 @@
 
 #include "labhouse/adapters/http/http_server.h"
 #include "labhouse/adapters/sqlite/sqlite_key_repository.h"
+#include "labhouse/adapters/webhook/webhook_dispatcher.h"
 #include "labhouse/app/backends.h"
 #include "labhouse/app/logging.h"
 #include "labhouse/app/storage.h"
@@ -132,6 +133,19 @@ int RunServe(const AppConfig& config) {
             Log(LogLevel::kWarn, "no_api_keys", {{"hint", "create one with `labhouse keys create --name N`"}});
         }
     }
+    // Webhooks need a secret: an unsigned event could be forged by anyone who learns the URL.
+    const bool webhooks_enabled = !config.webhook_secret.empty();
+    webhook::WebhookConfig webhook_config;
+    webhook_config.secret = config.webhook_secret;
+    webhook_config.allow_private = config.webhook_allow_private;
+    std::function<Status(const std::string&)> validate_webhook;  // empty: the HTTP layer refuses webhook_url
+    if (webhooks_enabled) {
+        validate_webhook = [allow = config.webhook_allow_private](const std::string& url) {
+            return webhook::ValidateWebhookUrl(url, allow);
+        };
+    }
+    webhook::WebhookDispatcher webhooks(events, **repo, webhook_config);
+    if (webhooks_enabled) webhooks.Start();
     http::HttpConfig http_config;
     http_config.host = config.host;
     http_config.port = config.port;
@@ -147,7 +161,8 @@ int RunServe(const AppConfig& config) {
                                           },
                                           kVersion,
                                           [models_dir = config.ModelsDir()] { return models::ListInstalled(models_dir); },
-                                          access.get()});
+                                          access.get(),
+                                          validate_webhook});
     auto port = server.Bind();
     if (!port) return Fail(port.error());
 
@@ -166,6 +181,7 @@ int RunServe(const AppConfig& config) {
     std::cout << "labhouse listening on http://" << config.host << ":" << *port << std::endl;
     server.Serve();
     pool.Shutdown(std::chrono::seconds(config.shutdown_grace_seconds));
+    webhooks.Stop();
     signal_thread.join();
     Log(LogLevel::kInfo, "stopped");
     return 0;

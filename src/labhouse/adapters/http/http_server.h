@@ -49,6 +49,8 @@ struct HttpDeps {
     std::string version;
     std::function<Result<std::vector<InstalledModel>>()> list_models;  // GET /api/v1/models; empty = none
     AccessControl* access = nullptr;  // the `keys` auth mode; nullptr = open (no keys, everyone is admin)
+    // Checks a job's webhook_url (scheme, private addresses); empty = webhooks disabled (no secret).
+    std::function<Status(const std::string&)> validate_webhook_url;
 };
 
 class HttpServer {

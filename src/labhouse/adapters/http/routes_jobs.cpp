@@ -15,12 +15,12 @@ namespace {
 // Text fields POST /api/v1/jobs accepts, and file fields. Anything else is refused, so a typo
 // ("strenght") is an error instead of a silently ignored setting.
 const std::set<std::string> kTextFields = {"backend", "style", "prompt", "negative_prompt", "strength", "steps",
-                                           "guidance", "seed", "sampler", "model", "engine", "effect"};
+                                           "guidance", "seed", "sampler", "model", "engine", "effect", "webhook_url"};
 const std::set<std::string> kFileFields = {"image", "reference_image"};
 // Option fields copied into JobParams::options for the backend to read.
 const std::set<std::string> kOptionFields = {"engine", "effect"};
 
-Result<SubmitRequest> ParseSubmit(const httplib::Request& req) {
+Result<SubmitRequest> ParseSubmit(const RouteContext& ctx, const httplib::Request& req) {
     if (!req.is_multipart_form_data()) {
         return InvalidArgument("POST /api/v1/jobs takes multipart/form-data with an 'image' file");
     }
@@ -54,6 +54,12 @@ Result<SubmitRequest> ParseSubmit(const httplib::Request& req) {
             p.steps = static_cast<int>(steps);
         } else if (name == "seed") {
             LABHOUSE_ASSIGN_OR_RETURN(p.seed, ParseInt(name, v, 0, 4294967295LL));
+        } else if (name == "webhook_url") {
+            if (!ctx.deps.validate_webhook_url) {
+                return InvalidArgument("webhooks are disabled on this server (LABHOUSE_WEBHOOK_SECRET is not set)");
+            }
+            LABHOUSE_RETURN_IF_ERROR(ctx.deps.validate_webhook_url(v));
+            p.options[name] = v;
         } else if (kOptionFields.count(name)) {
             p.options[name] = v;
         }
@@ -134,7 +140,7 @@ void StreamEvents(RouteContext& ctx, const std::string& id, httplib::Response& r
 void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
     Route(server, ctx, Method::kPost, "/api/v1/jobs", "POST /api/v1/jobs",
           [&ctx](const httplib::Request& req, httplib::Response& res) {
-              auto request = ParseSubmit(req);
+              auto request = ParseSubmit(ctx, req);
               if (!request) return SendError(res, request.error());
               request->owner = CurrentCaller().key_id;
               auto result = ctx.deps.submit.Submit(std::move(*request));

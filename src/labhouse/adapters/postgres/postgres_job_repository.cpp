@@ -356,4 +356,17 @@ Result<std::int64_t> PostgresJobRepository::CountCreatedSince(const std::string&
     });
 }
 
+Status PostgresJobRepository::RecordWebhookDelivery(const std::string& id, const std::string& summary) {
+    return pool_->Run<void>([&](pqxx::connection& conn) -> Status {
+        pqxx::work tx(conn);
+        auto rows = tx.exec_params(
+            "UPDATE jobs SET result_meta = (result_meta::jsonb || jsonb_build_object('webhook', $2::TEXT))::TEXT "
+            "WHERE id = $1 RETURNING id",
+            id, summary);
+        if (rows.empty()) return NotFound("job " + id + " not found");
+        tx.commit();
+        return OkStatus();
+    });
+}
+
 }  // namespace labhouse::postgres

@@ -44,6 +44,7 @@ public:
     Result<std::vector<std::string>> Delete(const std::string& id) override;
     Result<bool> BlobInUse(const std::string& blob_id) const override;
     Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const override;
+    Status RecordWebhookDelivery(const std::string& id, const std::string& summary) override;
 
 private:
     explicit PostgresJobRepository(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}

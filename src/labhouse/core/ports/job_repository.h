@@ -86,6 +86,12 @@ public:
     virtual Result<bool> BlobInUse(const std::string& blob_id) const = 0;
     // How many jobs `owner` created at or after since_ms (all states), for daily quotas.
     virtual Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const = 0;
+    // Stores the outcome of the job's webhook delivery (a JSON text) as result_meta["webhook"],
+    // whatever the job's state. kNotFound for an unknown job. The default is for adapters that
+    // do not keep delivery records yet.
+    virtual Status RecordWebhookDelivery(const std::string& id, const std::string& summary) {
+        return Unimplemented("this job store does not record webhook deliveries");
+    }
 };
 
 }  // namespace labhouse
