@@ -19,8 +19,8 @@ std::string Base64(const std::string& bytes) {
     std::string out;
     std::size_t i = 0;
     for (; i + 2 < bytes.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                           static_cast<unsigned char>(bytes[i + 2]);
+        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
+                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
         out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
     }
     if (i < bytes.size()) {
@@ -33,13 +33,14 @@ std::string Base64(const std::string& bytes) {
 }
 
 std::string Unbase64(const std::string& text) {
+    static constexpr const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
     unsigned buffer = 0;
     int bits = 0;
     for (char c : text) {
-        const char* pos = std::strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/", c);
+        const char* pos = std::strchr(kAlphabet, c);
         if (c == '=' || pos == nullptr) continue;
-        buffer = (buffer << 6) | static_cast<unsigned>(pos - "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/");
+        buffer = (buffer << 6) | static_cast<unsigned>(pos - kAlphabet);
         bits += 6;
         if (bits >= 8) {
             bits -= 8;

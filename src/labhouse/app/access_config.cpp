@@ -65,7 +65,7 @@ void AddAccessOptions(CLI::App& command, AppConfig& c) {
                      "Allow auth=open on a non-loopback --host (only behind your own authenticating proxy)")
         ->envname("LABHOUSE_ALLOW_OPEN");
     command.add_option("--webhook-secret", c.webhook_secret,
-                       "HMAC-SHA256 key that signs webhooks; set the variable, not the flag (command lines are visible)")
+                       "HMAC-SHA256 key that signs webhooks; set the variable, not the flag (command lines show)")
         ->envname("LABHOUSE_WEBHOOK_SECRET");
     command.add_flag("--webhook-allow-private", c.webhook_allow_private,
                      "Allow webhook URLs on loopback, private and link-local addresses")

@@ -39,7 +39,8 @@ std::string BearerToken(const httplib::Request& req) {
     constexpr std::string_view kScheme = "Bearer ";
     if (header.size() <= kScheme.size()) return {};
     for (std::size_t i = 0; i < kScheme.size(); ++i) {
-        if (std::tolower(static_cast<unsigned char>(header[i])) != std::tolower(static_cast<unsigned char>(kScheme[i]))) {
+        const auto lower = [](char c) { return std::tolower(static_cast<unsigned char>(c)); };
+        if (lower(header[i]) != lower(kScheme[i])) {
             return {};
         }
     }

@@ -58,18 +58,24 @@ Result<A1111Request> ParseImg2Img(const httplib::Request& req) {
     if (!body.contains("init_images") || !body["init_images"].is_array() || body["init_images"].empty()) {
         return InvalidArgument("'init_images' must hold one base64 image (txt2img is /sdapi/v1/txt2img)");
     }
-    if (body["init_images"].size() > 1) return InvalidArgument("'init_images' takes one image; labhouse runs one per job");
+    if (body["init_images"].size() > 1) {
+        return InvalidArgument("'init_images' takes one image; labhouse runs one per job");
+    }
     if (!body["init_images"][0].is_string()) return InvalidArgument("'init_images' must hold base64 strings");
-    LABHOUSE_ASSIGN_OR_RETURN(out.submit.image_bytes, DecodeBase64("init_images", body["init_images"][0].get<std::string>()));
+    LABHOUSE_ASSIGN_OR_RETURN(out.submit.image_bytes,
+                              DecodeBase64("init_images", body["init_images"][0].get<std::string>()));
     for (const char* count : {"batch_size", "n_iter"}) {
         if (body.contains(count)) {
             LABHOUSE_ASSIGN_OR_RETURN(auto n, Field<std::int64_t>(body, count, json::value_t::number_integer));
             if (n != 1) return InvalidArgument(std::string("'") + count + "' must be 1; submit one request per image");
         }
     }
-    if (body.contains("prompt")) { LABHOUSE_ASSIGN_OR_RETURN(p.prompt, Field<std::string>(body, "prompt", json::value_t::string)); }
+    if (body.contains("prompt")) {
+        LABHOUSE_ASSIGN_OR_RETURN(p.prompt, Field<std::string>(body, "prompt", json::value_t::string));
+    }
     if (body.contains("negative_prompt")) {
-        LABHOUSE_ASSIGN_OR_RETURN(p.negative_prompt, Field<std::string>(body, "negative_prompt", json::value_t::string));
+        LABHOUSE_ASSIGN_OR_RETURN(p.negative_prompt,
+                                  Field<std::string>(body, "negative_prompt", json::value_t::string));
     }
     if (body.contains("denoising_strength")) {
         LABHOUSE_ASSIGN_OR_RETURN(p.strength, Field<double>(body, "denoising_strength", json::value_t::number_float));

@@ -73,7 +73,9 @@ Result<EditRequest> ParseEdit(const httplib::Request& req, std::string& param) {
         } else if (name == "size") {
             // Accepted for compatibility; the result keeps the input photo's size (documented).
             static const std::regex kSize(R"(auto|\d{2,4}x\d{2,4})");
-            if (!std::regex_match(v, kSize)) return InvalidArgument("size must be auto or WIDTHxHEIGHT, e.g. 1024x1024");
+            if (!std::regex_match(v, kSize)) {
+                return InvalidArgument("size must be auto or WIDTHxHEIGHT, e.g. 1024x1024");
+            }
         } else if (name == "response_format") {
             if (v != "b64_json" && v != "url") return InvalidArgument("response_format must be b64_json or url");
             out.response_format = v;

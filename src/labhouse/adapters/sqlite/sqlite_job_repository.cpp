@@ -469,8 +469,8 @@ Result<std::int64_t> SqliteJobRepository::CountCreatedSince(const std::string& o
 
 Status SqliteJobRepository::RecordWebhookDelivery(const std::string& id, const std::string& summary) {
     std::lock_guard lock(mutex_);
-    LABHOUSE_ASSIGN_OR_RETURN(auto stmt,
-                              db_->Prepare("UPDATE jobs SET result_meta = json_set(result_meta, '$.webhook', ?) WHERE id = ?"));
+    LABHOUSE_ASSIGN_OR_RETURN(
+        auto stmt, db_->Prepare("UPDATE jobs SET result_meta = json_set(result_meta, '$.webhook', ?) WHERE id = ?"));
     LABHOUSE_RETURN_IF_ERROR(stmt.Bind(1, summary).Bind(2, id).Run());
     if (db_->Changes() != 1) return NotFound("job " + id + " not found");
     return OkStatus();

@@ -62,8 +62,8 @@ Result<ApiKey> SqliteKeyRepository::FindByHash(const std::string& secret_hash) c
 
 Result<std::vector<ApiKey>> SqliteKeyRepository::List() const {
     std::lock_guard lock(mutex_);
-    LABHOUSE_ASSIGN_OR_RETURN(auto stmt,
-                              db_->Prepare(std::string("SELECT ") + kColumns + " FROM api_keys ORDER BY created_ms, id"));
+    LABHOUSE_ASSIGN_OR_RETURN(
+        auto stmt, db_->Prepare(std::string("SELECT ") + kColumns + " FROM api_keys ORDER BY created_ms, id"));
     std::vector<ApiKey> keys;
     while (true) {
         LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Step());

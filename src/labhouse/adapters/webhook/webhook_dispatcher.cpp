@@ -135,8 +135,9 @@ void WebhookDispatcher::ListenLoop() {
              {{"id", job->id},
               {"status", JobStateName(job->state)},
               {"backend", job->params.backend},
-              {"result", job->result_blob.empty() ? nlohmann::json(nullptr)
-                                                  : nlohmann::json{{"image_url", "/api/v1/images/" + job->result_blob}}},
+              {"result", job->result_blob.empty()
+                             ? nlohmann::json(nullptr)
+                             : nlohmann::json{{"image_url", "/api/v1/images/" + job->result_blob}}},
               {"error", job->error ? nlohmann::json{{"code", job->error->code}, {"message", job->error->message}}
                                    : nlohmann::json(nullptr)},
               {"finished_ms", job->finished_ms}}}};
@@ -190,7 +191,8 @@ void WebhookDispatcher::Attempt(Delivery delivery) {
         return;
     }
     status = res ? res->status : 0;
-    failure = res ? "HTTP " + std::to_string(res->status) : "connection failed (" + httplib::to_string(res.error()) + ")";
+    failure = res ? "HTTP " + std::to_string(res->status)
+                  : "connection failed (" + httplib::to_string(res.error()) + ")";
     Log(LogLevel::kWarn, "webhook_attempt_failed",
         {{"job_id", delivery.job_id}, {"attempt", std::to_string(delivery.attempt)}, {"reason", failure}});
     if (delivery.attempt >= config_.max_attempts || stopping_.load()) {
@@ -210,7 +212,8 @@ void WebhookDispatcher::Record(const Delivery& delivery, const std::string& outc
     Log(LogLevel::kInfo, "webhook_done",
         {{"job_id", delivery.job_id}, {"outcome", outcome}, {"attempts", std::to_string(delivery.attempt)}});
     if (!recorded) {
-        Log(LogLevel::kWarn, "webhook_record_failed", {{"job_id", delivery.job_id}, {"message", recorded.error().message}});
+        Log(LogLevel::kWarn, "webhook_record_failed",
+            {{"job_id", delivery.job_id}, {"message", recorded.error().message}});
     }
 }
 
