@@ -5,7 +5,7 @@ BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 
-.PHONY: run test deps deps-test build configure bench clean
+.PHONY: run test deps deps-test build configure bench fuzz clean
 
 run: deps build
 	./$(BUILD_DIR)/labhouse serve
@@ -27,6 +27,9 @@ build: configure
 
 bench: deps-test build
 	bench/run.sh $(BUILD_DIR)
+
+fuzz: deps-test
+	scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -22,6 +22,7 @@ if [ "$mode" = "test" ]; then
     libgtest-dev libgmock-dev libbenchmark-dev python3
     wrk nginx-light redis-server postgresql
     facedetect python3-skimage chromium
+    clang libclang-rt-14-dev
   )
 fi
 
