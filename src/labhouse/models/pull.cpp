@@ -31,18 +31,6 @@ std::int64_t NowMs() {
         .count();
 }
 
-std::string HumanBytes(std::int64_t bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    int unit = 0;
-    while (value >= 1024 && unit < 4) {
-        value /= 1024;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    return text;
-}
 
 // What one file needs, decided before anything is fetched (so the disk check sees it all).
 struct FilePlan {
@@ -280,7 +268,7 @@ Result<InstalledModelFile> DownloadFile(const FilePlan& plan, const HubClient& h
             std::string message = fetched.error().message;
             if (done > 0)
                 message +=
-                    " (" + HumanBytes(done) + " kept in " + plan.partial_path.string() + "; run again to resume)";
+                    " (" + FormatBytes(done) + " kept in " + plan.partial_path.string() + "; run again to resume)";
             return Error{fetched.error().code, message, {}};
         }
         Log(LogLevel::kWarn, "model_download_retry",
@@ -392,8 +380,8 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
     LABHOUSE_ASSIGN_OR_RETURN(const std::int64_t free_bytes, free_fn(dir.string()));
     if (needed + options.reserve_bytes > free_bytes) {
         return ResourceExhausted("not enough disk space in " + dir.string() + ": " + spec.name + " needs " +
-                                 HumanBytes(needed) + " more (plus " + HumanBytes(options.reserve_bytes) +
-                                 " headroom), " + HumanBytes(free_bytes) + " free");
+                                 FormatBytes(needed) + " more (plus " + FormatBytes(options.reserve_bytes) +
+                                 " headroom), " + FormatBytes(free_bytes) + " free");
     }
     Log(LogLevel::kInfo, "model_pull_started",
         {{"model", spec.name},
@@ -436,6 +424,19 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
          {"dir", dir.string()},
          {"bytes", std::to_string(model.TotalBytes())}});
     return model;
+}
+
+std::string FormatBytes(std::int64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+        value /= 1024;
+        ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    return text;
 }
 
 }  // namespace labhouse::models

@@ -57,4 +57,7 @@ Result<InstalledModel> PullModel(const ModelSpec& spec, const HubClient& hub, co
 // statvfs(dir): bytes available to an unprivileged user.
 Result<std::int64_t> FreeBytesStatvfs(const std::string& dir);
 
+// "1.5 GiB", "512 B": sizes in messages and progress lines.
+std::string FormatBytes(std::int64_t bytes);
+
 }  // namespace labhouse::models

@@ -4,19 +4,6 @@
 
 namespace labhouse::models {
 
-std::string FormatBytes(std::int64_t bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    int unit = 0;
-    while (value >= 1024 && unit < 4) {
-        value /= 1024;
-        ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    return text;
-}
-
 std::string FormatDuration(double seconds) {
     const long total = std::lround(std::max(0.0, seconds));
     char text[32];

@@ -15,8 +15,6 @@ namespace labhouse::models {
 // One progress line, without the carriage return. Rate = session bytes / seconds (resumed bytes
 // do not count), ETA from that rate; unknown totals show bytes and rate only.
 std::string FormatProgressLine(const PullProgress& progress, int bar_width = 20);
-// "1.5 GiB", "512 B".
-std::string FormatBytes(std::int64_t bytes);
 // "1h02m", "3m05s", "12s".
 std::string FormatDuration(double seconds);
 
