@@ -9,6 +9,7 @@
 
 #include "labhouse/core/ports/event_bus.h"
 #include "labhouse/core/ports/job_queue.h"
+#include "labhouse/support/event_fanout.h"
 
 namespace labhouse::inproc {
 
@@ -17,14 +18,8 @@ public:
     void Publish(const JobEvent& event) override;
     std::unique_ptr<EventSubscription> Subscribe(const std::string& job_id) override;
 
-    struct Mailbox;
-
 private:
-    void Unsubscribe(Mailbox* mailbox);
-
-    std::mutex mutex_;
-    std::list<std::shared_ptr<Mailbox>> mailboxes_;
-    friend class InprocSubscription;
+    EventFanout fanout_;
 };
 
 // Announcements wake one waiter each; Wait also returns on timeout, because the repository,

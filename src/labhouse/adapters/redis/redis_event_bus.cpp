@@ -1,40 +1,10 @@
 #include "labhouse/adapters/redis/redis_event_bus.h"
 
-#include <deque>
-
 #include <nlohmann/json.hpp>
 
 #include "labhouse/core/base/log.h"
 
 namespace labhouse::redis {
-
-// A listener's queue. Bounded: a listener that stops reading drops its oldest events.
-struct RedisEventBus::Mailbox {
-    std::string job_id;
-    std::mutex mutex;
-    std::condition_variable cv;
-    std::deque<JobEvent> events;
-    static constexpr std::size_t kMaxEvents = 256;
-};
-
-class RedisSubscription final : public EventSubscription {
-public:
-    RedisSubscription(RedisEventBus& bus, std::shared_ptr<RedisEventBus::Mailbox> mailbox)
-        : bus_(bus), mailbox_(std::move(mailbox)) {}
-    ~RedisSubscription() override { bus_.Unsubscribe(mailbox_.get()); }
-
-    std::optional<JobEvent> Next(std::chrono::milliseconds timeout) override {
-        std::unique_lock lock(mailbox_->mutex);
-        if (!mailbox_->cv.wait_for(lock, timeout, [&] { return !mailbox_->events.empty(); })) return std::nullopt;
-        JobEvent event = std::move(mailbox_->events.front());
-        mailbox_->events.pop_front();
-        return event;
-    }
-
-private:
-    RedisEventBus& bus_;
-    std::shared_ptr<RedisEventBus::Mailbox> mailbox_;
-};
 
 std::string EncodeEvent(const JobEvent& event) {
     nlohmann::json json = {{"job_id", event.job_id},
@@ -114,7 +84,7 @@ void RedisEventBus::SubscriberLoop() {
                     if (!message) break;
                     // ["message", channel, payload]
                     if (message->elements.size() == 3 && message->elements[0].str == "message") {
-                        if (auto event = DecodeEvent(message->elements[2].str)) Deliver(*event);
+                        if (auto event = DecodeEvent(message->elements[2].str)) fanout_.Deliver(*event);
                     }
                 }
                 std::lock_guard lock(subscriber_mutex_);
@@ -153,32 +123,8 @@ void RedisEventBus::Publish(const JobEvent& event) {
     Log(LogLevel::kWarn, "event_publish_failed", {{"job_id", event.job_id}});
 }
 
-void RedisEventBus::Deliver(const JobEvent& event) {
-    std::lock_guard lock(mailboxes_mutex_);
-    for (const auto& mailbox : mailboxes_) {
-        if (!mailbox->job_id.empty() && mailbox->job_id != event.job_id) continue;
-        {
-            std::lock_guard box_lock(mailbox->mutex);
-            if (mailbox->events.size() >= Mailbox::kMaxEvents) mailbox->events.pop_front();
-            mailbox->events.push_back(event);
-        }
-        mailbox->cv.notify_one();
-    }
-}
-
 std::unique_ptr<EventSubscription> RedisEventBus::Subscribe(const std::string& job_id) {
-    auto mailbox = std::make_shared<Mailbox>();
-    mailbox->job_id = job_id;
-    {
-        std::lock_guard lock(mailboxes_mutex_);
-        mailboxes_.push_back(mailbox);
-    }
-    return std::make_unique<RedisSubscription>(*this, std::move(mailbox));
-}
-
-void RedisEventBus::Unsubscribe(Mailbox* mailbox) {
-    std::lock_guard lock(mailboxes_mutex_);
-    mailboxes_.remove_if([&](const auto& m) { return m.get() == mailbox; });
+    return fanout_.Subscribe(job_id);
 }
 
 }  // namespace labhouse::redis

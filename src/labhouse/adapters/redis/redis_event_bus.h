@@ -18,6 +18,7 @@
 
 #include "labhouse/adapters/redis/redis_connection.h"
 #include "labhouse/core/ports/event_bus.h"
+#include "labhouse/support/event_fanout.h"
 
 namespace labhouse::redis {
 
@@ -38,14 +39,9 @@ public:
     void Publish(const JobEvent& event) override;
     std::unique_ptr<EventSubscription> Subscribe(const std::string& job_id) override;
 
-    struct Mailbox;
-
 private:
     RedisEventBus(RedisEventOptions options, RedisUrl url) : options_(std::move(options)), url_(std::move(url)) {}
     void SubscriberLoop();
-    void Deliver(const JobEvent& event);
-    void Unsubscribe(Mailbox* mailbox);
-    friend class RedisSubscription;
 
     RedisEventOptions options_;
     RedisUrl url_;
@@ -55,8 +51,7 @@ private:
     std::chrono::steady_clock::time_point publish_retry_at_{};
     std::chrono::milliseconds publish_backoff_{0};  // doubles per failure up to 30 s; 0 after a success
 
-    std::mutex mailboxes_mutex_;
-    std::list<std::shared_ptr<Mailbox>> mailboxes_;
+    EventFanout fanout_;  // this process's listeners
 
     std::mutex subscriber_mutex_;
     std::condition_variable subscriber_cv_;
