@@ -6,7 +6,7 @@
 // desktop screenshot to docs/screenshot.png.
 //
 // Missing Chromium or node_modules is a failure, never a skip: CI must not pass without running.
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
@@ -632,6 +632,48 @@ try {
     await dark.close();
     currentPage = page;
   });
+
+  // Text-to-image jobs (API only) have no input: the gallery shows their result alone and "Run
+  // again" sends their size. Needs the sdxl backend (a build with torch), on its tiny model.
+  const tiny = spawnSync(binary, ['models', 'make-tiny', '--out', path.join(scratch, 'tiny-model')], { encoding: 'utf8' });
+  if (tiny.status !== 0) {
+    process.stdout.write(`[ SKIP ] text-to-image in the gallery: this build has no sdxl backend (${tiny.stderr.trim()})\n`);
+  } else {
+    await step('text-to-image job in the gallery: its result alone, and run again with its size', async () => {
+      const sdxl = await startServer('sdxl', ['--workers', '1', '--sdxl-model', tiny.stdout.trim()]);
+      const fd = new FormData();
+      for (const [k, v] of Object.entries({ backend: 'sdxl', prompt: 'a lighthouse', width: 96, height: 64, steps: 2, seed: 5 })) {
+        fd.append(k, String(v));
+      }
+      const created = await apiJson(sdxl, '/api/v1/jobs', { method: 'POST', body: fd });
+      assert(created.status === 202 && created.body.kind === 'txt2img', `txt2img submit: ${JSON.stringify(created.body)}`);
+      await waitForApi(sdxl, created.body.id, ['succeeded']);
+      const tpage = await desktop.newPage();
+      currentPage = tpage;
+      tpage.on('pageerror', (e) => pageErrors.push(e.message));
+      await tpage.goto(sdxl.url);
+      const card = tpage.locator(`.card[data-id="${created.body.id}"]`);
+      await waitForCardStatus(tpage, created.body.id, 'succeeded');
+      await galleryImagesReady(tpage);
+      assert((await card.locator('.compare').count()) === 0, 'no before/after slider without an input');
+      const img = card.locator('.card-media img');
+      const alt = await img.getAttribute('alt');
+      assert(/made from text/.test(alt), `result image with its own alt text ("${alt}")`);
+      const size = await img.evaluate((i) => [i.naturalWidth, i.naturalHeight]);
+      assert(size[0] === 96 && size[1] === 64, `the result is shown (${size})`);
+      const [response] = await Promise.all([
+        tpage.waitForResponse((r) => r.url().endsWith('/api/v1/jobs') && r.request().method() === 'POST'),
+        card.getByRole('button', { name: /same settings/ }).click(),
+      ]);
+      const again = await response.json();
+      assert(response.status() === 202 && again.kind === 'txt2img' && again.params.width === 96 && again.params.height === 64,
+        `run again: ${response.status()} ${JSON.stringify(again)}`);
+      await waitForCardStatus(tpage, again.id, 'succeeded');
+      await shot(tpage, 'desktop-txt2img');
+      await tpage.close();
+      currentPage = page;
+    });
+  }
 
   await step('no script errors on the page', async () => {
     assert(pageErrors.length === 0, `page errors: ${pageErrors.join('\n')}`);

@@ -56,6 +56,40 @@ TEST_P(JobRepositoryContract, CreateThenGetRoundTripsEveryField) {
     EXPECT_EQ(stored.id, job.id);
 }
 
+TEST_P(JobRepositoryContract, TextToImageJobsHaveNoInputBlobAndKeepTheirKindAndSize) {
+    Job job = NewJob("sdxl");
+    job.params.kind = JobKind::kTextToImage;
+    job.params.strength.reset();
+    job.params.width = 640;
+    job.params.height = 448;
+    job.input_blob.clear();
+    CreateOk(*repo_, job);
+    auto got = repo_->Get(job.id);
+    ASSERT_TRUE(got);
+    EXPECT_EQ(got->params, job.params);
+    EXPECT_EQ(got->params.kind, JobKind::kTextToImage);
+    EXPECT_TRUE(got->input_blob.empty());
+    EXPECT_EQ(NewJob().params.kind, JobKind::kImageToImage) << "the default";
+    EXPECT_EQ(repo_->Get(CreateOk(*repo_, NewJob()).id)->params.kind, JobKind::kImageToImage);
+
+    // Claimed and finished like any job; deleting it reports only the result blob.
+    Job claimed = ClaimOk(*repo_, "w1");
+    ASSERT_EQ(claimed.id, job.id);
+    EXPECT_EQ(claimed.params.kind, JobKind::kTextToImage);
+    ASSERT_TRUE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {}, kNow + 1));
+    auto blobs = repo_->Delete(job.id);
+    ASSERT_TRUE(blobs);
+    EXPECT_EQ(*blobs, std::vector<std::string>{kBlobB});
+
+    // The kind and the input must agree.
+    Job text_with_input = NewJob();
+    text_with_input.params.kind = JobKind::kTextToImage;
+    EXPECT_EQ(repo_->Create(text_with_input).error().code, ErrorCode::kInvalidArgument);
+    Job photo_without_input = NewJob();
+    photo_without_input.input_blob.clear();
+    EXPECT_EQ(repo_->Create(photo_without_input).error().code, ErrorCode::kInvalidArgument);
+}
+
 TEST_P(JobRepositoryContract, GetUnknownIsNotFound) {
     auto got = repo_->Get(NewJobId());
     ASSERT_FALSE(got);

@@ -14,42 +14,6 @@
 namespace labhouse::testing {
 namespace {
 
-std::string Base64(const std::string& bytes) {
-    static constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-        out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
-    }
-    if (i < bytes.size()) {
-        unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-        if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-        out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=',
-                '='};
-    }
-    return out;
-}
-
-std::string Unbase64(const std::string& text) {
-    static constexpr const char* kAlphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    std::string out;
-    unsigned buffer = 0;
-    int bits = 0;
-    for (char c : text) {
-        const char* pos = std::strchr(kAlphabet, c);
-        if (c == '=' || pos == nullptr) continue;
-        buffer = (buffer << 6) | static_cast<unsigned>(pos - kAlphabet);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-        }
-    }
-    return out;
-}
-
 class CompatProcessTest : public ::testing::Test {
 protected:
     void StartServer(std::vector<std::string> args = {}) {
@@ -142,10 +106,21 @@ TEST_F(CompatProcessTest, A1111ErrorsUseFastApiShape) {
     body = Img2ImgBody(png);
     body.erase("init_images");
     expect_422(body, "init_images");
-    auto txt = PostJson("/sdapi/v1/txt2img", {{"prompt", "a cat"}});
+    // txt2img on a backend that cannot make images from text: 422 naming it; with "auto" and no
+    // text-to-image backend available (no SDXL model here): 409 saying why.
+    auto txt = PostJson("/sdapi/v1/txt2img",
+                        {{"prompt", "a cat"}, {"override_settings", {{"sd_model_checkpoint", "classic"}}}});
     ASSERT_TRUE(txt);
-    EXPECT_EQ(txt->status, 501) << txt->body;
-    EXPECT_NE(Json(txt)["detail"].get<std::string>().find("img2img"), std::string::npos);
+    EXPECT_EQ(txt->status, 422) << txt->body;
+    EXPECT_NE(Json(txt)["detail"].get<std::string>().find("'classic'"), std::string::npos) << txt->body;
+    auto auto_txt = PostJson("/sdapi/v1/txt2img", {{"prompt", "a cat"}});
+    ASSERT_TRUE(auto_txt);
+    EXPECT_EQ(auto_txt->status, 409) << auto_txt->body;
+    EXPECT_NE(Json(auto_txt)["detail"].get<std::string>().find("text-to-image"), std::string::npos);
+    auto bad_size = PostJson("/sdapi/v1/txt2img", {{"prompt", "a cat"}, {"width", 100}});
+    ASSERT_TRUE(bad_size);
+    EXPECT_EQ(bad_size->status, 422) << bad_size->body;
+    EXPECT_NE(Json(bad_size)["detail"].get<std::string>().find("width"), std::string::npos);
     EXPECT_TRUE(Json(client_->Get("/api/v1/jobs"))["jobs"].empty());  // nothing was submitted
 }
 
@@ -263,9 +238,16 @@ TEST_F(CompatProcessTest, OpenAiErrorsNameTheParameter) {
                       400, "", "invalid_argument");
     ExpectOpenAiError(post({{"image", png, "a.png", "image/png"}, {"prompt", "x", "", ""}, {"model", "dalle-9", "", ""}}),
                       400, "", "invalid_argument");
+    // Text-to-image: classic cannot (400 on `model`); "auto" finds no text-to-image backend here.
+    ExpectOpenAiError(client_->Post("/v1/images/generations", R"({"prompt":"a cat","model":"classic"})",
+                                    "application/json"),
+                      400, "model", "invalid_argument");
     ExpectOpenAiError(client_->Post("/v1/images/generations", R"({"prompt":"a cat","model":"dall-e-3"})",
                                     "application/json"),
-                      400, "model", "txt2img_unavailable");
+                      409, "", "failed_precondition");
+    ExpectOpenAiError(client_->Post("/v1/images/generations", R"({"prompt":"a cat","sizee":"64x64"})",
+                                    "application/json"),
+                      400, "sizee");
     ExpectOpenAiError(client_->Post("/v1/images/generations", R"({"size":"1024x1024"})", "application/json"), 400,
                       "prompt");
     EXPECT_TRUE(Json(client_->Get("/api/v1/jobs"))["jobs"].empty());

@@ -1,6 +1,7 @@
 // The sdxl backend through the real service, on the tiny random-weight model that the engine
 // writes itself (same loading code as the real checkpoints): progress events, reproducibility
-// record in the job and the PNG, same seed -> same bytes, cancel mid-run, and "auto" choosing sdxl.
+// record in the job and the PNG, same seed -> same bytes, cancel mid-run, "auto" choosing sdxl, and
+// text-to-image through the native API, OpenAI's /v1/images/generations and A1111's txt2img.
 #include <gtest/gtest.h>
 
 #include "labhouse/engine/sdxl_pipeline.h"
@@ -101,6 +102,162 @@ TEST_F(SdxlServiceTest, AutoPicksSdxlWhenAModelIsInstalled) {
     EXPECT_EQ(backends["backends"][0]["available"], true) << backends.dump();
     auto job = Submit({{"style", "anime"}, {"steps", "2"}});
     EXPECT_EQ(job["backend"], "sdxl");
+}
+
+// Decodes a PNG answered as base64 (or fetched) and checks its size.
+void ExpectPngOfSize(const std::string& png, int width, int height) {
+    imaging::OpenCvImageCodec codec;
+    auto image = codec.Decode(png);
+    ASSERT_TRUE(image) << "not an image";
+    EXPECT_EQ(image->width, width);
+    EXPECT_EQ(image->height, height);
+}
+
+TEST_F(SdxlServiceTest, NativeApiRunsATextToImageJobWithoutAnInput) {
+    auto res = client_->Post("/api/v1/jobs", Form("", {{"backend", "sdxl"}, {"prompt", "a lighthouse"},
+                                                       {"width", "96"}, {"height", "64"}, {"steps", "2"},
+                                                       {"seed", "11"}}));
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 202) << res->body;
+    auto created = Json(res);
+    EXPECT_EQ(created["kind"], "txt2img");
+    EXPECT_TRUE(created["input"].is_null()) << created.dump();
+    EXPECT_EQ(created["params"]["width"], 96);
+    auto job = WaitForJob(*client_, created["id"], Finished, 120s);
+    ASSERT_EQ(job["status"], "succeeded") << job.dump();
+    EXPECT_EQ(job["meta"]["generation_size"], "128x64") << "rounded up to the UNet's multiple of 64";
+    EXPECT_EQ(job["meta"]["mode"], "txt2img");
+    auto png = client_->Get(job["result"]["image_url"].get<std::string>());
+    ASSERT_TRUE(png);
+    ExpectPngOfSize(png->body, 96, 64);
+    // The gallery lists it like any job (input null), and it can be deleted.
+    auto list = Json(client_->Get("/api/v1/jobs"));
+    ASSERT_EQ(list["jobs"].size(), 1u);
+    EXPECT_TRUE(list["jobs"][0]["input"].is_null());
+    auto deleted = client_->Delete("/api/v1/jobs/" + job["id"].get<std::string>());
+    ASSERT_TRUE(deleted);
+    EXPECT_EQ(deleted->status, 204);
+}
+
+TEST_F(SdxlServiceTest, NativeApiRefusesBadTextToImageRequests) {
+    auto expect_400 = [&](std::vector<std::pair<std::string, std::string>> fields, const std::string& image,
+                          const std::string& needle) {
+        auto res = client_->Post("/api/v1/jobs", Form(image, std::move(fields)));
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, 400) << res->body;
+        EXPECT_NE(res->body.find(needle), std::string::npos) << res->body;
+    };
+    expect_400({{"backend", "sdxl"}, {"prompt", "x"}, {"width", "64"}}, "", "width and height");
+    expect_400({{"backend", "sdxl"}, {"prompt", "x"}, {"width", "100"}, {"height", "64"}}, "", "multiple of 8");
+    expect_400({{"backend", "sdxl"}, {"prompt", "x"}, {"width", "4096"}, {"height", "64"}}, "", "2048");
+    expect_400({{"backend", "sdxl"}, {"prompt", "x"}, {"width", "wide"}, {"height", "64"}}, "", "width");
+    expect_400({{"backend", "sdxl"}, {"width", "64"}, {"height", "64"}}, "", "prompt");
+    expect_400({{"backend", "sdxl"}, {"prompt", "x"}}, "", "'image'");
+    expect_400({{"backend", "sdxl"}, {"prompt", "x"}, {"width", "64"}, {"height", "64"}}, PngBytes(32, 32),
+               "photo's size");
+    expect_400({{"backend", "classic"}, {"style", "cartoon"}, {"width", "64"}, {"height", "64"}}, "",
+               "backend 'classic' cannot make an image from text");
+    EXPECT_TRUE(Json(client_->Get("/api/v1/jobs"))["jobs"].empty()) << "nothing was created";
+}
+
+TEST_F(SdxlServiceTest, OpenAiGenerationsMakeAnImageFromText) {
+    const nlohmann::json request = {{"prompt", "a red boat"}, {"model", "sdxl"}, {"size", "64x64"},
+                                    {"n", 1}, {"seed", 3}, {"user", "someone"}, {"quality", "standard"}};
+    auto res = client_->Post("/v1/images/generations", request.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto body = Json(res);
+    EXPECT_TRUE(body["created"].is_number_integer());
+    ASSERT_EQ(body["data"].size(), 1u);
+    EXPECT_EQ(body["data"][0]["revised_prompt"], "a red boat");
+    ExpectPngOfSize(Unbase64(body["data"][0]["b64_json"].get<std::string>()), 64, 64);
+    auto job = Json(client_->Get("/api/v1/jobs/" + res->get_header_value("X-Labhouse-Job-Id")));
+    EXPECT_EQ(job["kind"], "txt2img");
+    EXPECT_EQ(job["meta"]["seed"], "3");
+
+    // response_format url, and "dall-e-3" meaning auto (sdxl, the only text-to-image backend).
+    auto url = client_->Post("/v1/images/generations",
+                             R"({"prompt":"a boat","model":"dall-e-3","size":"64x128","response_format":"url"})",
+                             "application/json");
+    ASSERT_TRUE(url);
+    ASSERT_EQ(url->status, 200) << url->body;
+    const std::string link = Json(url)["data"][0]["url"];
+    const auto path = link.find("/api/v1/images/");
+    ASSERT_NE(path, std::string::npos) << link;
+    auto png = client_->Get(link.substr(path));
+    ASSERT_TRUE(png);
+    ExpectPngOfSize(png->body, 64, 128);
+}
+
+TEST_F(SdxlServiceTest, OpenAiGenerationsErrorsNameTheParameter) {
+    auto post = [&](const std::string& body) { return client_->Post("/v1/images/generations", body, "application/json"); };
+    auto expect = [&](const httplib::Result& res, int status, const std::string& param) {
+        ASSERT_TRUE(res);
+        EXPECT_EQ(res->status, status) << res->body;
+        auto body = Json(res);
+        ASSERT_TRUE(body["error"].is_object()) << res->body;
+        EXPECT_EQ(body["error"]["type"], "invalid_request_error");
+        EXPECT_EQ(body["error"]["param"], param) << res->body;
+    };
+    expect(post(R"({"prompt":"x","size":"64x64","stlye":"anime"})"), 400, "stlye");
+    expect(post(R"({"prompt":"x","size":"64x64","n":2})"), 400, "n");
+    expect(post(R"({"prompt":"x","size":"huge"})"), 400, "size");
+    expect(post(R"({"prompt":"x","size":"100x64"})"), 400, "size");
+    expect(post(R"({"prompt":"x","size":"64x64","response_format":"png"})"), 400, "response_format");
+    expect(post(R"({"prompt":42})"), 400, "prompt");
+    expect(post(R"({"size":"64x64"})"), 400, "prompt");
+    expect(post(R"({"prompt":"x","size":"64x64","model":"classic"})"), 400, "model");
+    auto not_json = post("prompt=x");
+    ASSERT_TRUE(not_json);
+    EXPECT_EQ(not_json->status, 400);
+    EXPECT_TRUE(Json(client_->Get("/api/v1/jobs"))["jobs"].empty()) << "nothing was created";
+}
+
+TEST_F(SdxlServiceTest, A1111Txt2ImgAnswersImagesParametersAndInfo) {
+    const nlohmann::json request = {{"prompt", "a lighthouse"}, {"negative_prompt", "blurry"}, {"width", 64},
+                                    {"height", 128}, {"steps", 2}, {"cfg_scale", 1.5}, {"seed", 5},
+                                    {"sampler_name", "Euler"}, {"batch_size", 1}, {"n_iter", 1},
+                                    {"restore_faces", false},
+                                    {"override_settings", {{"sd_model_checkpoint", "sdxl"}}}};
+    auto res = client_->Post("/sdapi/v1/txt2img", request.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto body = Json(res);
+    ASSERT_EQ(body["images"].size(), 1u);
+    ExpectPngOfSize(Unbase64(body["images"][0].get<std::string>()), 64, 128);
+    EXPECT_EQ(body["parameters"]["prompt"], "a lighthouse");
+    EXPECT_EQ(body["parameters"]["width"], 64);
+    auto info = nlohmann::json::parse(body["info"].get<std::string>());
+    EXPECT_EQ(info["backend"], "sdxl");
+    EXPECT_EQ(info["seed"], "5");
+    EXPECT_EQ(info["width"], 64);
+    EXPECT_EQ(info["height"], 128);
+    EXPECT_EQ(info["steps"], 2);
+    EXPECT_EQ(info["cfg_scale"], 1.5);
+    EXPECT_EQ(info["sampler_name"], "Euler");
+    EXPECT_EQ(info["negative_prompt"], "blurry");
+    EXPECT_EQ(info["status"], "succeeded");
+    EXPECT_EQ(info["meta"]["sampler"], "euler");
+    const auto ignored = info["ignored_fields"].get<std::vector<std::string>>();
+    EXPECT_NE(std::find(ignored.begin(), ignored.end(), "restore_faces"), ignored.end());
+    auto job = Json(client_->Get("/api/v1/jobs/" + info["job_id"].get<std::string>()));
+    EXPECT_EQ(job["kind"], "txt2img");
+    EXPECT_TRUE(job["input"].is_null());
+
+    // Wrong fields: FastAPI's 422 {"detail"}, and nothing submitted.
+    auto expect_422 = [&](nlohmann::json bad, const std::string& needle) {
+        auto r = client_->Post("/sdapi/v1/txt2img", bad.dump(), "application/json");
+        ASSERT_TRUE(r);
+        EXPECT_EQ(r->status, 422) << r->body;
+        EXPECT_NE(Json(r)["detail"].get<std::string>().find(needle), std::string::npos) << r->body;
+    };
+    expect_422({{"prompt", "x"}, {"width", "wide"}}, "width");
+    expect_422({{"prompt", "x"}, {"height", 30}}, "height");
+    expect_422({{"prompt", "x"}, {"batch_size", 2}}, "batch_size");
+    expect_422({{"prompt", "x"}, {"steps", 0}}, "steps");
+    expect_422({{"width", 64}}, "prompt");
+    expect_422({{"prompt", "x"}, {"override_settings", {{"sd_model_checkpoint", "classic"}}}}, "'classic'");
+    EXPECT_EQ(Json(client_->Get("/api/v1/jobs"))["jobs"].size(), 1u);
 }
 
 }  // namespace

@@ -95,6 +95,12 @@ Result<TransformOutput> FakeTransformer::Transform(const TransformInput& input, 
         progress.Report({"invert", step + 1, steps_, 0.01});
     }
     TransformOutput output{input.image, {{"seed", "42"}, {"fake_steps", std::to_string(steps_)}}};
+    if (input.params.kind == JobKind::kTextToImage) {
+        if (!input.image.Empty()) return InvalidArgument("a text-to-image job reached the backend with an image");
+        output.image.width = input.params.width.value_or(0);
+        output.image.height = input.params.height.value_or(0);
+        output.image.rgb.assign(output.image.ByteSize(), 127);
+    }
     for (auto& byte : output.image.rgb) byte = static_cast<std::uint8_t>(255 - byte);
     return output;
 }

@@ -52,7 +52,10 @@ public:
     labhouse::Status Validate(const JobParams& params, const Style* style) const override;
     Result<TransformOutput> Transform(const TransformInput& input, ProgressReporter& progress) override;
     int MaxConcurrency() const override { return concurrency_; }
+    bool SupportsTextToImage() const override { return text_to_image_.load(); }
 
+    // Text-to-image jobs then get a mid-grey image of the asked size (inverted like any other).
+    void SetTextToImage(bool supported) { text_to_image_ = supported; }
     void SetAvailable(bool available) { available_ = available; }
     void SetConcurrency(int concurrency) { concurrency_ = concurrency; }
     // While gated, each step waits for Release() (or cancellation).
@@ -71,6 +74,7 @@ private:
     int steps_;
     int concurrency_ = 1;
     std::atomic<bool> available_{true};
+    std::atomic<bool> text_to_image_{false};
     std::atomic<int> calls_{0};
     std::mutex mutex_;
     std::condition_variable cv_;

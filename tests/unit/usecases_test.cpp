@@ -166,6 +166,78 @@ TEST_F(UseCaseTest, RunnerCompletesAJobWithResultAndReproducibilityText) {
     EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kIdle);
 }
 
+SubmitRequest TextToImage(const std::string& backend, int width = 64, int height = 80) {
+    SubmitRequest request;
+    request.params.kind = JobKind::kTextToImage;
+    request.params.backend = backend;
+    request.params.prompt = "a lighthouse at night";
+    request.params.width = width;
+    request.params.height = height;
+    return request;
+}
+
+TEST_F(UseCaseTest, TextToImageJobHasNoInputAndRunsAtTheAskedSize) {
+    fake_->SetTextToImage(true);
+    const Job job = SubmitOk(TextToImage("fake", 64, 80));
+    EXPECT_EQ(job.params.kind, JobKind::kTextToImage);
+    EXPECT_TRUE(job.input_blob.empty());
+    EXPECT_EQ(blobs_.Count(), 0u) << "nothing stored at submit";
+    ASSERT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kSucceeded);
+    auto done = repo_->Get(job.id);
+    ASSERT_TRUE(done);
+    EXPECT_EQ(done->state, JobState::kSucceeded) << (done->error ? done->error->message : "");
+    EXPECT_EQ(done->params.kind, JobKind::kTextToImage);
+    EXPECT_EQ(done->params.width, 64);
+    auto decoded = codec_.Decode(*blobs_.Get(done->result_blob));
+    ASSERT_TRUE(decoded);
+    EXPECT_EQ(decoded->width, 64);
+    EXPECT_EQ(decoded->height, 80);
+}
+
+TEST_F(UseCaseTest, TextToImageIsRefusedByBackendsThatCannotDoItNamingThem) {
+    fake_->SetTextToImage(true);
+    auto refused = submit_->Submit(TextToImage("spare"));
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(refused.error().message.find("'spare'"), std::string::npos) << refused.error().message;
+    EXPECT_NE(refused.error().message.find("fake"), std::string::npos) << "names those that can";
+    // "auto" skips backends that cannot, and says so when none can.
+    EXPECT_EQ(SubmitOk(TextToImage("auto")).params.backend, "fake");
+    fake_->SetTextToImage(false);
+    auto none = submit_->Submit(TextToImage("auto"));
+    ASSERT_FALSE(none);
+    EXPECT_EQ(none.error().code, ErrorCode::kFailedPrecondition);
+    EXPECT_NE(none.error().message.find("text-to-image"), std::string::npos) << none.error().message;
+}
+
+TEST_F(UseCaseTest, TextToImageValidatesSizeAndRefusesPhotoFields) {
+    fake_->SetTextToImage(true);
+    // kInternal stands for "accepted" here: Submit never returns it for these requests.
+    auto code = [&](SubmitRequest request) {
+        auto result = submit_->Submit(std::move(request));
+        return result ? ErrorCode::kInternal : result.error().code;
+    };
+    auto no_height = TextToImage("fake");
+    no_height.params.height.reset();
+    EXPECT_EQ(code(no_height), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(code(TextToImage("fake", 63, 64)), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(code(TextToImage("fake", 64, 4096)), ErrorCode::kInvalidArgument);
+    EXPECT_EQ(code(TextToImage("fake", 100, 64)), ErrorCode::kInvalidArgument) << "not a multiple of 8";
+    auto with_image = TextToImage("fake");
+    with_image.image_bytes = testing::PngBytes(8, 8);
+    EXPECT_EQ(code(with_image), ErrorCode::kInvalidArgument);
+    auto with_strength = TextToImage("fake");
+    with_strength.params.strength = 0.5;
+    EXPECT_EQ(code(with_strength), ErrorCode::kInvalidArgument);
+    auto no_prompt = TextToImage("fake");
+    no_prompt.params.prompt.clear();
+    EXPECT_EQ(code(no_prompt), ErrorCode::kInvalidArgument);
+    auto sized_photo = Request();
+    sized_photo.params.width = 64;
+    EXPECT_EQ(code(sized_photo), ErrorCode::kInvalidArgument) << "a photo job keeps the photo's size";
+    EXPECT_EQ(code(TextToImage("fake", 2048, 64)), ErrorCode::kInternal) << "accepted";
+}
+
 TEST_F(UseCaseTest, BackendErrorsFailTheJobWithTheirReason) {
     Error no_face = FailedPrecondition("no face in the photo");
     no_face.reason = "NO_FACE";

@@ -777,12 +777,15 @@
       media.append(compareSlider(job, inputUrl, resultUrl, title));
       return;
     }
+    // A text-to-image job has no original: its result alone, or an empty frame until it exists.
+    const fromText = !inputUrl;
+    const shown = fromText ? (job.status === 'succeeded' ? resultUrl : null) : inputUrl;
     const img = el('img', {
-      alt: `Original photo for the ${title.toLowerCase()} job`,
+      alt: fromText ? `Image made from text by the ${title.toLowerCase()} job` : `Original photo for the ${title.toLowerCase()} job`,
       loading: 'lazy',
       decoding: 'async',
     });
-    if (inputUrl) setImage(img, inputUrl);
+    if (shown) setImage(img, shown);
     media.append(img);
     media.classList.add(`media-${job.status}`);
     if (ACTIVE.has(job.status)) media.append(el('div', { class: 'media-shimmer', 'aria-hidden': 'true' }));
@@ -1015,8 +1018,13 @@
     try {
       const p = job.params || {};
       const fd = new FormData();
-      const input = await fetchBlob(job.input.image_url);
-      fd.append('image', input, 'input');
+      if (job.input?.image_url) {
+        fd.append('image', await fetchBlob(job.input.image_url), 'input');
+      } else {
+        // Text-to-image: no photo to send again, only the size.
+        fd.append('width', String(p.width));
+        fd.append('height', String(p.height));
+      }
       fd.append('backend', job.backend || p.backend || 'auto');
       for (const k of ['style', 'prompt', 'negative_prompt', 'sampler', 'model']) if (p[k]) fd.append(k, p[k]);
       for (const k of ['strength', 'steps', 'guidance']) if (p[k] !== undefined && p[k] !== null) fd.append(k, String(p[k]));

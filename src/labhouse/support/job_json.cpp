@@ -5,6 +5,8 @@ namespace labhouse {
 nlohmann::json ParamsToJson(const JobParams& p) {
     nlohmann::json j = nlohmann::json::object();
     j["backend"] = p.backend;
+    // Written only for text-to-image, so image-to-image records keep the shape they always had.
+    if (p.kind == JobKind::kTextToImage) j["kind"] = JobKindName(p.kind);
     if (!p.style.empty()) j["style"] = p.style;
     if (!p.prompt.empty()) j["prompt"] = p.prompt;
     if (!p.negative_prompt.empty()) j["negative_prompt"] = p.negative_prompt;
@@ -14,6 +16,8 @@ nlohmann::json ParamsToJson(const JobParams& p) {
     if (p.seed) j["seed"] = *p.seed;
     if (!p.sampler.empty()) j["sampler"] = p.sampler;
     if (!p.model.empty()) j["model"] = p.model;
+    if (p.width) j["width"] = *p.width;
+    if (p.height) j["height"] = *p.height;
     if (!p.options.empty()) j["options"] = StringMapToJson(p.options);
     return j;
 }
@@ -23,6 +27,11 @@ Result<JobParams> ParamsFromJson(const nlohmann::json& j) {
     try {
         JobParams p;
         p.backend = j.value("backend", "");
+        if (j.contains("kind")) {
+            auto kind = JobKindFromName(j.at("kind").get<std::string>());
+            if (!kind) return InvalidArgument("params: unknown kind");
+            p.kind = *kind;
+        }
         p.style = j.value("style", "");
         p.prompt = j.value("prompt", "");
         p.negative_prompt = j.value("negative_prompt", "");
@@ -32,6 +41,8 @@ Result<JobParams> ParamsFromJson(const nlohmann::json& j) {
         if (j.contains("seed")) p.seed = j.at("seed").get<std::int64_t>();
         p.sampler = j.value("sampler", "");
         p.model = j.value("model", "");
+        if (j.contains("width")) p.width = j.at("width").get<int>();
+        if (j.contains("height")) p.height = j.at("height").get<int>();
         if (j.contains("options")) {
             LABHOUSE_ASSIGN_OR_RETURN(p.options, StringMapFromJson(j.at("options")));
         }

@@ -40,9 +40,12 @@ nlohmann::json JobToJson(const Job& job, std::optional<std::int64_t> queue_posit
         {"id", job.id},
         {"status", JobStateName(job.state)},
         {"backend", job.params.backend},
+        {"kind", JobKindName(job.params.kind)},
         {"params", params},
         {"progress", ProgressToJson(job.progress)},
-        {"input", {{"image_url", ImageUrl(job.input_blob)}}},
+        // A text-to-image job has no input image.
+        {"input", job.input_blob.empty() ? nlohmann::json(nullptr)
+                                         : nlohmann::json{{"image_url", ImageUrl(job.input_blob)}}},
         {"result", job.result_blob.empty() ? nlohmann::json(nullptr)
                                            : nlohmann::json{{"image_url", ImageUrl(job.result_blob)}}},
         {"error", job.error ? nlohmann::json{{"code", job.error->code}, {"message", job.error->message}}

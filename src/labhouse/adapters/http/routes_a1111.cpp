@@ -1,5 +1,5 @@
-// AUTOMATIC1111-compatible API (/sdapi/v1): img2img runs a labhouse job synchronously and answers
-// A1111's {"images", "parameters", "info"}; progress, interrupt, sd-models and samplers read and
+// AUTOMATIC1111-compatible API (/sdapi/v1): img2img and txt2img run a labhouse job synchronously
+// and answer A1111's {"images", "parameters", "info"}; progress, interrupt, sd-models and samplers read and
 // act on the caller's own jobs. The backend is chosen like an A1111 checkpoint
 // (override_settings.sd_model_checkpoint = a name from /sdapi/v1/sd-models, default auto) and the
 // style with A1111's `styles` field (one name from GET /api/v1/styles). docs/api.md has the table.
@@ -21,9 +21,13 @@ const std::map<std::string, std::string> kSamplers = {
     {"Euler a", "euler_a"}, {"Euler", "euler"}, {"DPM++ 2M", "dpmpp_2m"}, {"DPM++ 2M Karras", "dpmpp_2m"}};
 // Fields A1111 clients send that have no labhouse meaning: accepted (A1111 itself ignores unknown
 // fields) and listed under info.ignored_fields, so a client can see what had no effect.
-const std::set<std::string> kHandled = {"init_images", "prompt", "negative_prompt", "denoising_strength", "steps",
-                                        "cfg_scale", "seed", "sampler_name", "sampler_index", "styles",
-                                        "batch_size", "n_iter", "override_settings", "send_images"};
+const std::set<std::string> kCommonFields = {"prompt",        "negative_prompt", "steps",      "cfg_scale",
+                                             "seed",          "sampler_name",    "sampler_index", "styles",
+                                             "batch_size",    "n_iter",          "override_settings", "send_images"};
+const std::set<std::string> kImg2ImgFields = {"init_images", "denoising_strength"};
+const std::set<std::string> kTxt2ImgFields = {"width", "height"};
+// A1111's txt2img default size.
+constexpr int kDefaultSide = 512;
 
 // FastAPI (A1111's server) answers {"detail": ...}; bad input is 422 there.
 void SendA1111Error(httplib::Response& res, const Error& error) {
@@ -47,23 +51,15 @@ Result<T> Field(const json& body, const std::string& name, json::value_t kind) {
     return value.get<T>();
 }
 
-Result<A1111Request> ParseImg2Img(const httplib::Request& req) {
+// The fields img2img and txt2img share; `own` are the endpoint's other known fields (anything
+// else is listed as ignored).
+Result<json> ParseCommon(const httplib::Request& req, const std::set<std::string>& own, A1111Request& out) {
     json body = json::parse(req.body, nullptr, false);
     if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
-    A1111Request out;
     JobParams& p = out.submit.params;
     for (const auto& [name, value] : body.items()) {
-        if (!kHandled.count(name)) out.ignored.push_back(name);
+        if (!kCommonFields.count(name) && !own.count(name)) out.ignored.push_back(name);
     }
-    if (!body.contains("init_images") || !body["init_images"].is_array() || body["init_images"].empty()) {
-        return InvalidArgument("'init_images' must hold one base64 image (txt2img is /sdapi/v1/txt2img)");
-    }
-    if (body["init_images"].size() > 1) {
-        return InvalidArgument("'init_images' takes one image; labhouse runs one per job");
-    }
-    if (!body["init_images"][0].is_string()) return InvalidArgument("'init_images' must hold base64 strings");
-    LABHOUSE_ASSIGN_OR_RETURN(out.submit.image_bytes,
-                              DecodeBase64("init_images", body["init_images"][0].get<std::string>()));
     for (const char* count : {"batch_size", "n_iter"}) {
         if (body.contains(count)) {
             LABHOUSE_ASSIGN_OR_RETURN(auto n, Field<std::int64_t>(body, count, json::value_t::number_integer));
@@ -76,9 +72,6 @@ Result<A1111Request> ParseImg2Img(const httplib::Request& req) {
     if (body.contains("negative_prompt")) {
         LABHOUSE_ASSIGN_OR_RETURN(p.negative_prompt,
                                   Field<std::string>(body, "negative_prompt", json::value_t::string));
-    }
-    if (body.contains("denoising_strength")) {
-        LABHOUSE_ASSIGN_OR_RETURN(p.strength, Field<double>(body, "denoising_strength", json::value_t::number_float));
     }
     if (body.contains("steps")) {
         LABHOUSE_ASSIGN_OR_RETURN(auto steps, Field<std::int64_t>(body, "steps", json::value_t::number_integer));
@@ -119,6 +112,46 @@ Result<A1111Request> ParseImg2Img(const httplib::Request& req) {
             }
         }
     }
+    return body;
+}
+
+Result<A1111Request> ParseImg2Img(const httplib::Request& req) {
+    A1111Request out;
+    LABHOUSE_ASSIGN_OR_RETURN(json body, ParseCommon(req, kImg2ImgFields, out));
+    // The result keeps the photo's size: width and height mean nothing here (listed as ignored).
+    if (!body.contains("init_images") || !body["init_images"].is_array() || body["init_images"].empty()) {
+        return InvalidArgument("'init_images' must hold one base64 image (txt2img is /sdapi/v1/txt2img)");
+    }
+    if (body["init_images"].size() > 1) {
+        return InvalidArgument("'init_images' takes one image; labhouse runs one per job");
+    }
+    if (!body["init_images"][0].is_string()) return InvalidArgument("'init_images' must hold base64 strings");
+    LABHOUSE_ASSIGN_OR_RETURN(out.submit.image_bytes,
+                              DecodeBase64("init_images", body["init_images"][0].get<std::string>()));
+    if (body.contains("denoising_strength")) {
+        LABHOUSE_ASSIGN_OR_RETURN(out.submit.params.strength,
+                                  Field<double>(body, "denoising_strength", json::value_t::number_float));
+    }
+    return out;
+}
+
+// txt2img: a text-to-image job of width x height (A1111's 512 x 512 when absent). init_images and
+// denoising_strength (A1111's hires fix) have no meaning here and are listed as ignored.
+Result<A1111Request> ParseTxt2Img(const httplib::Request& req) {
+    A1111Request out;
+    LABHOUSE_ASSIGN_OR_RETURN(json body, ParseCommon(req, kTxt2ImgFields, out));
+    JobParams& p = out.submit.params;
+    p.kind = JobKind::kTextToImage;
+    p.width = kDefaultSide;
+    p.height = kDefaultSide;
+    for (const char* side : {"width", "height"}) {
+        if (!body.contains(side)) continue;
+        LABHOUSE_ASSIGN_OR_RETURN(auto v, Field<std::int64_t>(body, side, json::value_t::number_integer));
+        if (v < 1 || v > 100000) return InvalidArgument(std::string("'") + side + "' must be a positive size");
+        (std::string(side) == "width" ? p.width : p.height) = static_cast<int>(v);
+    }
+    LABHOUSE_RETURN_IF_ERROR(ValidateTextToImageSize(*p.width, *p.height));
+    if (p.prompt.empty() && p.style.empty()) return InvalidArgument("'prompt' is required for txt2img");
     return out;
 }
 
@@ -139,6 +172,8 @@ json InfoFor(const Job& job, const A1111Request& request) {
             {"cfg_scale", p.guidance ? json(*p.guidance) : json(nullptr)},
             {"denoising_strength", p.strength ? json(*p.strength) : json(nullptr)},
             {"sampler_name", request.sampler_name},
+            {"width", p.width ? json(*p.width) : json(nullptr)},
+            {"height", p.height ? json(*p.height) : json(nullptr)},
             {"status", JobStateName(job.state)},
             {"meta", job.result_meta},
             {"ignored_fields", request.ignored}};
@@ -150,13 +185,14 @@ std::optional<std::string> OwnerFilter() {
     return caller.key_id;
 }
 
-void Img2Img(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
-    auto request = ParseImg2Img(req);
+// Submits the job, waits for it and answers A1111's {"images", "parameters", "info"}.
+void RunSync(RouteContext& ctx, const httplib::Request& req, httplib::Response& res, Result<A1111Request> request) {
     if (!request) return SendA1111Error(res, request.error());
     request->submit.owner = CurrentCaller().key_id;
     request->submit.idempotency_key = req.get_header_value("Idempotency-Key");
     json parameters = json::parse(req.body, nullptr, false);
-    parameters["init_images"] = nullptr;  // echoed like A1111 does, without megabytes of base64
+    // Echoed like A1111 does, without megabytes of base64.
+    if (parameters.contains("init_images")) parameters["init_images"] = nullptr;
     auto submitted = ctx.deps.submit.Submit(request->submit);
     if (!submitted) return SendA1111Error(res, submitted.error());
     res.set_header("X-Labhouse-Job-Id", submitted->job.id);
@@ -225,12 +261,9 @@ void Interrupt(RouteContext& ctx, httplib::Response& res) {
 
 void RegisterA1111Routes(httplib::Server& server, RouteContext& ctx) {
     Route(server, ctx, Method::kPost, "/sdapi/v1/img2img", "POST /sdapi/v1/img2img",
-          [&ctx](const httplib::Request& req, httplib::Response& res) { Img2Img(ctx, req, res); });
+          [&ctx](const httplib::Request& req, httplib::Response& res) { RunSync(ctx, req, res, ParseImg2Img(req)); });
     Route(server, ctx, Method::kPost, "/sdapi/v1/txt2img", "POST /sdapi/v1/txt2img",
-          [&ctx](const httplib::Request&, httplib::Response& res) {
-              SendA1111Error(res, Unimplemented("txt2img needs a text-to-image backend, and every labhouse backend "
-                                                "transforms a photo: use /sdapi/v1/img2img with init_images"));
-          });
+          [&ctx](const httplib::Request& req, httplib::Response& res) { RunSync(ctx, req, res, ParseTxt2Img(req)); });
     Route(server, ctx, Method::kGet, "/sdapi/v1/progress", "GET /sdapi/v1/progress",
           [&ctx](const httplib::Request&, httplib::Response& res) { Progress(ctx, res); });
     Route(server, ctx, Method::kPost, "/sdapi/v1/interrupt", "POST /sdapi/v1/interrupt",

@@ -14,15 +14,17 @@ namespace {
 
 // Text fields POST /api/v1/jobs accepts, and file fields. Anything else is refused, so a typo
 // ("strenght") is an error instead of a silently ignored setting.
-const std::set<std::string> kTextFields = {"backend", "style", "prompt", "negative_prompt", "strength", "steps",
-                                           "guidance", "seed", "sampler", "model", "engine", "effect", "webhook_url"};
+const std::set<std::string> kTextFields = {"backend", "style",   "prompt", "negative_prompt", "strength",
+                                           "steps",   "guidance", "seed",  "sampler", "model", "engine", "effect",
+                                           "webhook_url", "width", "height"};
 const std::set<std::string> kFileFields = {"image", "reference_image"};
 // Option fields copied into JobParams::options for the backend to read.
 const std::set<std::string> kOptionFields = {"engine", "effect"};
 
 Result<SubmitRequest> ParseSubmit(const RouteContext& ctx, const httplib::Request& req) {
     if (!req.is_multipart_form_data()) {
-        return InvalidArgument("POST /api/v1/jobs takes multipart/form-data with an 'image' file");
+        return InvalidArgument("POST /api/v1/jobs takes multipart/form-data with an 'image' file (or, for "
+                               "text-to-image, width and height)");
     }
     SubmitRequest request;
     JobParams& p = request.params;
@@ -54,6 +56,10 @@ Result<SubmitRequest> ParseSubmit(const RouteContext& ctx, const httplib::Reques
             p.steps = static_cast<int>(steps);
         } else if (name == "seed") {
             LABHOUSE_ASSIGN_OR_RETURN(p.seed, ParseInt(name, v, 0, 4294967295LL));
+        } else if (name == "width" || name == "height") {
+            // The range and multiple are checked with the other rules of text-to-image jobs.
+            LABHOUSE_ASSIGN_OR_RETURN(std::int64_t side, ParseInt(name, v, 1, 100000));
+            (name == "width" ? p.width : p.height) = static_cast<int>(side);
         } else if (name == "webhook_url") {
             if (!ctx.deps.validate_webhook_url) {
                 return InvalidArgument("webhooks are disabled on this server (LABHOUSE_WEBHOOK_SECRET is not set)");
@@ -64,7 +70,14 @@ Result<SubmitRequest> ParseSubmit(const RouteContext& ctx, const httplib::Reques
             p.options[name] = v;
         }
     }
-    if (req.files.count("image") == 0) return InvalidArgument("missing the 'image' file field");
+    // No photo: a text-to-image job, which says how large the image is to be.
+    if (req.files.count("image") == 0) {
+        if (!p.width && !p.height) {
+            return InvalidArgument("missing the 'image' file field (a text-to-image job sends width and height "
+                                   "instead)");
+        }
+        p.kind = JobKind::kTextToImage;
+    }
     request.idempotency_key = req.get_header_value("Idempotency-Key");
     return request;
 }

@@ -1,9 +1,9 @@
-// OpenAI-compatible images API: POST /v1/images/edits runs a labhouse job synchronously and answers
+// OpenAI-compatible images API: POST /v1/images/edits (a photo and a prompt) and
+// POST /v1/images/generations (text-to-image, JSON) run a labhouse job synchronously and answer
 // {"created", "data": [{"b64_json"} | {"url"}]}; errors use OpenAI's
 // {"error": {"message", "type", "param", "code"}}. `model` names a labhouse backend (or an OpenAI
 // model name, which means "auto"); the labhouse extensions `style`, `strength` and `seed` ride
-// along as extra form fields (the SDKs' extra_body). Text-to-image (/v1/images/generations) needs
-// a backend that no labhouse build has yet, so it answers a 400 that says so.
+// along as extra fields (the SDKs' extra_body).
 #include <ctime>
 #include <regex>
 #include <set>
@@ -22,6 +22,10 @@ using nlohmann::json;
 
 const std::set<std::string> kEditFields = {"image", "image[]", "prompt", "n", "size", "response_format", "model",
                                            "user", "style", "strength", "seed", "quality", "mask"};
+const std::set<std::string> kGenerationFields = {"prompt", "n", "size", "response_format", "model", "user",
+                                                 "quality", "style", "seed", "negative_prompt"};
+// What size "auto" (and no size) means for text-to-image: OpenAI's default square.
+constexpr int kAutoSide = 1024;
 // OpenAI model names: a client written for OpenAI keeps working and gets the best available backend.
 const std::set<std::string> kOpenAiModels = {"dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini", "auto", ""};
 
@@ -42,6 +46,15 @@ void SendOpenAiError(httplib::Response& res, const Error& error, const std::stri
              {{"error",
                {{"message", error.message}, {"type", type}, {"param", param.empty() ? json(nullptr) : json(param)},
                 {"code", code}}}});
+}
+
+// The "WIDTHxHEIGHT" of an OpenAI `size`; nullopt for "auto". The range is checked with the job.
+Result<std::optional<std::pair<int, int>>> ParseSize(const std::string& v) {
+    static const std::regex kSize(R"((\d{2,4})x(\d{2,4}))");
+    std::smatch m;
+    if (v == "auto") return std::optional<std::pair<int, int>>{};
+    if (!std::regex_match(v, m, kSize)) return InvalidArgument("size must be auto or WIDTHxHEIGHT, e.g. 1024x1024");
+    return std::optional<std::pair<int, int>>{std::pair{std::stoi(m[1]), std::stoi(m[2])}};
 }
 
 struct EditRequest {
@@ -71,11 +84,8 @@ Result<EditRequest> ParseEdit(const httplib::Request& req, std::string& param) {
             LABHOUSE_ASSIGN_OR_RETURN(auto n, ParseInt("n", v, 1, 10));
             if (n != 1) return InvalidArgument("n must be 1: labhouse makes one image per request");
         } else if (name == "size") {
-            // Accepted for compatibility; the result keeps the input photo's size (documented).
-            static const std::regex kSize(R"(auto|\d{2,4}x\d{2,4})");
-            if (!std::regex_match(v, kSize)) {
-                return InvalidArgument("size must be auto or WIDTHxHEIGHT, e.g. 1024x1024");
-            }
+            // Checked for compatibility; the result keeps the input photo's size (documented).
+            LABHOUSE_RETURN_IF_ERROR(ParseSize(v));
         } else if (name == "response_format") {
             if (v != "b64_json" && v != "url") return InvalidArgument("response_format must be b64_json or url");
             out.response_format = v;
@@ -105,19 +115,77 @@ Result<EditRequest> ParseEdit(const httplib::Request& req, std::string& param) {
     return out;
 }
 
+// The JSON body of POST /v1/images/generations: a text-to-image job.
+Result<EditRequest> ParseGeneration(const httplib::Request& req, std::string& param) {
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return InvalidArgument("the body must be a JSON object");
+    EditRequest out;
+    JobParams& p = out.submit.params;
+    p.kind = JobKind::kTextToImage;
+    std::pair<int, int> size{kAutoSide, kAutoSide};
+    auto text = [&](const std::string& name, const json& value) -> Result<std::string> {
+        if (!value.is_string()) return InvalidArgument("'" + name + "' must be a string");
+        return value.get<std::string>();
+    };
+    for (const auto& [name, value] : body.items()) {
+        param = name;
+        if (!kGenerationFields.count(name)) return InvalidArgument("Unrecognized request argument supplied: " + name);
+        if (name == "n") {
+            if (!value.is_number_integer()) return InvalidArgument("'n' must be an integer");
+            if (value.get<std::int64_t>() != 1) return InvalidArgument("n must be 1: labhouse makes one image per request");
+        } else if (name == "seed") {
+            if (!value.is_number_integer()) return InvalidArgument("'seed' must be an integer");
+            const auto seed = value.get<std::int64_t>();
+            if (seed < 0 || seed > 4294967295LL) return InvalidArgument("seed must be between 0 and 4294967295");
+            p.seed = seed;
+        } else {
+            LABHOUSE_ASSIGN_OR_RETURN(std::string v, text(name, value));
+            if (name == "prompt") {
+                p.prompt = v;
+            } else if (name == "negative_prompt") {
+                p.negative_prompt = v;
+            } else if (name == "size") {
+                LABHOUSE_ASSIGN_OR_RETURN(auto parsed, ParseSize(v));
+                if (parsed) size = *parsed;
+                LABHOUSE_RETURN_IF_ERROR(ValidateTextToImageSize(size.first, size.second));
+            } else if (name == "response_format") {
+                if (v != "b64_json" && v != "url") return InvalidArgument("response_format must be b64_json or url");
+                out.response_format = v;
+            } else if (name == "model") {
+                p.backend = kOpenAiModels.count(v) ? "auto" : v;
+            } else if (name == "style") {
+                if (v != "vivid" && v != "natural") p.style = v;
+            }  // user, quality: accepted and ignored
+        }
+    }
+    if (p.prompt.empty()) {
+        param = "prompt";
+        return InvalidArgument("'prompt' is required");
+    }
+    p.width = size.first;
+    p.height = size.second;
+    param.clear();
+    return out;
+}
+
 std::string BaseUrl(const httplib::Request& req) {
     const std::string host = req.get_header_value("Host");
     return host.empty() ? "" : "http://" + host;
 }
 
-void Edit(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
-    std::string param;
-    auto request = ParseEdit(req, param);
-    if (!request) return SendOpenAiError(res, request.error(), param);
-    request->submit.owner = CurrentCaller().key_id;
-    request->submit.idempotency_key = req.get_header_value("Idempotency-Key");
-    auto submitted = ctx.deps.submit.Submit(request->submit);
-    if (!submitted) return SendOpenAiError(res, submitted.error());
+// Submits the job, waits for it and answers in OpenAI's shape (both endpoints).
+void RunSync(RouteContext& ctx, const httplib::Request& req, httplib::Response& res, EditRequest& request) {
+    request.submit.owner = CurrentCaller().key_id;
+    request.submit.idempotency_key = req.get_header_value("Idempotency-Key");
+    auto submitted = ctx.deps.submit.Submit(request.submit);
+    if (!submitted) {
+        // A named backend that does not exist or cannot do text-to-image is the `model` field's fault.
+        const std::string& message = submitted.error().message;
+        const bool model = request.submit.params.kind == JobKind::kTextToImage &&
+                           submitted.error().code == ErrorCode::kInvalidArgument &&
+                           (message.rfind("backend '", 0) == 0 || message.rfind("unknown backend", 0) == 0);
+        return SendOpenAiError(res, submitted.error(), model ? "model" : "");
+    }
     res.set_header("X-Labhouse-Job-Id", submitted->job.id);
     auto job = WaitForFinish(ctx, submitted->job.id, std::chrono::seconds(ctx.config.sync_timeout_s));
     if (!job) return SendOpenAiError(res, job.error());
@@ -129,7 +197,7 @@ void Edit(RouteContext& ctx, const httplib::Request& req, httplib::Response& res
         return SendOpenAiError(res, failure);
     }
     json item;
-    if (request->response_format == "url") {
+    if (request.response_format == "url") {
         item["url"] = BaseUrl(req) + ImageUrl(job->result_blob);
     } else {
         auto bytes = ResultBytes(ctx, *job);
@@ -140,24 +208,27 @@ void Edit(RouteContext& ctx, const httplib::Request& req, httplib::Response& res
     SendJson(res, 200, {{"created", job->created_ms / 1000}, {"data", json::array({item})}});
 }
 
+void Edit(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+    std::string param;
+    auto request = ParseEdit(req, param);
+    if (!request) return SendOpenAiError(res, request.error(), param);
+    RunSync(ctx, req, res, *request);
+}
+
+void Generate(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
+    std::string param;
+    auto request = ParseGeneration(req, param);
+    if (!request) return SendOpenAiError(res, request.error(), param);
+    RunSync(ctx, req, res, *request);
+}
+
 }  // namespace
 
 void RegisterOpenAiRoutes(httplib::Server& server, RouteContext& ctx) {
     Route(server, ctx, Method::kPost, "/v1/images/edits", "POST /v1/images/edits",
           [&ctx](const httplib::Request& req, httplib::Response& res) { Edit(ctx, req, res); });
     Route(server, ctx, Method::kPost, "/v1/images/generations", "POST /v1/images/generations",
-          [](const httplib::Request& req, httplib::Response& res) {
-              json body = json::parse(req.body, nullptr, false);
-              if (!body.is_object()) return SendOpenAiError(res, InvalidArgument("the body must be a JSON object"));
-              if (!body.contains("prompt") || !body["prompt"].is_string()) {
-                  return SendOpenAiError(res, InvalidArgument("'prompt' is required"), "prompt");
-              }
-              Error error = InvalidArgument(
-                  "text-to-image is not available: every labhouse backend transforms a photo. Send the photo to "
-                  "POST /v1/images/edits instead");
-              error.reason = "TXT2IMG_UNAVAILABLE";
-              SendOpenAiError(res, error, "model");
-          });
+          [&ctx](const httplib::Request& req, httplib::Response& res) { Generate(ctx, req, res); });
 }
 
 }  // namespace labhouse::http

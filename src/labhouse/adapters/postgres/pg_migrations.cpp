@@ -9,7 +9,7 @@ namespace {
 
 // Applied in order, each once. Never edit an applied one: append a new one. The jobs table mirrors
 // the SQLite adapter's (same columns and meaning), so both pass the same contract suite.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq BIGSERIAL PRIMARY KEY,
@@ -56,6 +56,11 @@ CREATE TABLE blobs (
 ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_owner_seq ON jobs (owner, seq);
 CREATE INDEX jobs_owner_created ON jobs (owner, created_ms);
+)sql",
+    // Text-to-image jobs have no input blob (''); mirrors SQLite migration 3.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'img2img'
+    CHECK (kind IN ('img2img', 'txt2img') AND (kind = 'txt2img') = (input_blob = ''));
 )sql",
 };
 

@@ -11,7 +11,7 @@ namespace {
 constexpr const char* kColumns =
     "id, state, params, input_blob, result_blob, progress_stage, progress_step, progress_total, "
     "progress_seconds_per_step, error_code, error_message, attempts, max_attempts, cancel_requested, lease_owner, "
-    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq, owner";
+    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq, owner, kind";
 
 std::string Select(const std::string& rest) { return std::string("SELECT ") + kColumns + " FROM jobs " + rest; }
 std::string Returning() { return std::string(" RETURNING ") + kColumns; }
@@ -45,6 +45,9 @@ Result<Job> ReadJob(const pqxx::row& row) {
     auto meta_json = nlohmann::json::parse(Text(row, 21), nullptr, false);
     LABHOUSE_ASSIGN_OR_RETURN(job.result_meta, StringMapFromJson(meta_json));
     job.owner = Text(row, 23);
+    auto kind = JobKindFromName(Text(row, 24));
+    if (!kind) return Internal("job " + job.id + " has an unknown kind '" + Text(row, 24) + "'");
+    job.params.kind = *kind;
     return job;
 }
 
@@ -79,18 +82,19 @@ Result<Job> PostgresJobRepository::Get(const std::string& id) const {
 
 Result<std::pair<Job, bool>> PostgresJobRepository::Create(const Job& job) {
     using Created = std::pair<Job, bool>;
+    LABHOUSE_RETURN_IF_ERROR(CheckInputMatchesKind(job));
     return pool_->Run<Created>([&](pqxx::connection& conn) -> Result<Created> {
         pqxx::work tx(conn);
         // ON CONFLICT makes two concurrent submissions with one key race safely: one inserts, the
         // other finds the winner's row below.
         auto inserted = tx.exec_params(
             "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "
-            "idempotency_key, request_fingerprint, owner) "
-            "VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10) "
+            "idempotency_key, request_fingerprint, owner, kind) "
+            "VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11) "
             "ON CONFLICT (idempotency_key) DO NOTHING" + Returning(),
             job.id, job.params.backend, ParamsToJson(job.params).dump(), job.input_blob,
             job.progress.stage.empty() ? std::string("queued") : job.progress.stage, job.max_attempts, job.created_ms,
-            job.idempotency_key, job.request_fingerprint, job.owner);
+            job.idempotency_key, job.request_fingerprint, job.owner, std::string(JobKindName(job.params.kind)));
         if (!inserted.empty()) {
             LABHOUSE_ASSIGN_OR_RETURN(Job stored, ReadJob(inserted[0]));
             tx.commit();
@@ -329,7 +333,8 @@ Result<std::vector<std::string>> PostgresJobRepository::Delete(const std::string
         }
         LABHOUSE_ASSIGN_OR_RETURN(Job job, ReadJob(rows[0]));
         tx.commit();
-        Ids blobs = {job.input_blob};
+        Ids blobs;
+        if (!job.input_blob.empty()) blobs.push_back(job.input_blob);
         if (!job.result_blob.empty()) blobs.push_back(job.result_blob);
         for (const auto& [k, v] : job.params.options) {
             if (k.size() > 6 && k.substr(k.size() - 6) == "_image") blobs.push_back(v);

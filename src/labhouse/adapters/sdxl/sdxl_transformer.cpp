@@ -174,9 +174,19 @@ Result<TransformOutput> SdxlTransformer::Transform(const TransformInput& input, 
     } else {
         request.seed = std::random_device{}() & 0xffffffffu;
     }
-    const auto [width, height] = NativeSize(input.image.width, input.image.height, defaults_.native_side);
-    const Image init = Resize(input.image, width, height);
-    request.init_image = &init;
+    // Image-to-image generates at the model's native area in the photo's aspect; text-to-image at
+    // the asked size rounded up to multiples of 64 (what every SDXL UNet takes), and the result is
+    // resized to exactly the asked size below.
+    const bool text_to_image = p.kind == JobKind::kTextToImage;
+    if (text_to_image && (!p.width || !p.height)) return InvalidArgument("a text-to-image job needs width and height");
+    auto round_up64 = [](int v) { return (v + 63) / 64 * 64; };
+    const auto [width, height] = text_to_image ? std::pair{round_up64(*p.width), round_up64(*p.height)}
+                                               : NativeSize(input.image.width, input.image.height, defaults_.native_side);
+    Image init;
+    if (!text_to_image) {
+        init = Resize(input.image, width, height);
+        request.init_image = &init;
+    }
     request.width = width;
     request.height = height;
 
@@ -188,8 +198,10 @@ Result<TransformOutput> SdxlTransformer::Transform(const TransformInput& input, 
     if (progress.CancelRequested()) return Cancelled("canceled before generation");
     LABHOUSE_ASSIGN_OR_RETURN(engine::SdxlGenerationResult result, pipeline_->Generate(request, on_progress, &cancel));
 
-    // Back to the upload's aspect and size (capped), so the result lines up with the photo.
-    int out_w = input.image.width, out_h = input.image.height;
+    // Back to the upload's aspect and size (capped), so the result lines up with the photo; or to
+    // the size a text-to-image job asked for.
+    int out_w = text_to_image ? *p.width : input.image.width;
+    int out_h = text_to_image ? *p.height : input.image.height;
     if (std::max(out_w, out_h) > kMaxResultSide) {
         const double scale = static_cast<double>(kMaxResultSide) / std::max(out_w, out_h);
         out_w = std::max(1, static_cast<int>(out_w * scale));

@@ -1,6 +1,6 @@
-// SdxlTransformer ("sdxl"): SDXL / SDXL-Turbo image-to-image on the native engine (engine/). The
-// model is loaded once per process (at start or at the first job) and kept; one inference runs at
-// a time. Sizes, per-model defaults and style prompts are decided here, so the engine stays a pure
+// SdxlTransformer ("sdxl"): SDXL / SDXL-Turbo image-to-image and text-to-image on the native
+// engine (engine/). The model is loaded once per process (at start or at the first job) and kept;
+// one inference runs at a time. Sizes, per-model defaults and style prompts are decided here, so the engine stays a pure
 // "request in, image out" library.
 #pragma once
 
@@ -43,6 +43,7 @@ public:
     std::string_view Name() const override { return "sdxl"; }
     BackendStatus Status() const override;
     labhouse::Status Validate(const JobParams& params, const Style* style) const override;
+    bool SupportsTextToImage() const override { return true; }
     Result<TransformOutput> Transform(const TransformInput& input, ProgressReporter& progress) override;
 
     // Loads the model now (used with load_at_start). Thread-safe; loads once.

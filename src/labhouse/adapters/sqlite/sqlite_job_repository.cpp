@@ -9,7 +9,7 @@ namespace {
 
 // Versioned migrations, applied in order, each in its own transaction. Never edit an applied one:
 // append a new one.
-constexpr std::array<const char*, 2> kMigrations = {
+constexpr std::array<const char*, 3> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -58,12 +58,17 @@ ALTER TABLE jobs ADD COLUMN owner TEXT NOT NULL DEFAULT '';
 CREATE INDEX jobs_owner_seq ON jobs (owner, seq);
 CREATE INDEX jobs_owner_created ON jobs (owner, created_ms);
 )sql",
+    // Text-to-image jobs: no input blob (''), and the database holds that invariant itself.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'img2img'
+    CHECK (kind IN ('img2img', 'txt2img') AND (kind = 'txt2img') = (input_blob = ''));
+)sql",
 };
 
 constexpr const char* kColumns =
     "id, state, params, input_blob, result_blob, progress_stage, progress_step, progress_total, "
     "progress_seconds_per_step, error_code, error_message, attempts, max_attempts, cancel_requested, lease_owner, "
-    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq, owner";
+    "lease_expires_ms, created_ms, started_ms, finished_ms, idempotency_key, request_fingerprint, result_meta, seq, owner, kind";
 
 Result<Job> ReadJob(const Statement& row) {
     Job job;
@@ -90,6 +95,9 @@ Result<Job> ReadJob(const Statement& row) {
     auto meta_json = nlohmann::json::parse(row.Text(21), nullptr, false);
     LABHOUSE_ASSIGN_OR_RETURN(job.result_meta, StringMapFromJson(meta_json));
     job.owner = row.Text(23);
+    auto kind = JobKindFromName(row.Text(24));
+    if (!kind) return Internal("job " + job.id + " has an unknown kind '" + row.Text(24) + "'");
+    job.params.kind = *kind;
     return job;
 }
 
@@ -172,6 +180,7 @@ Result<Job> SqliteJobRepository::Get(const std::string& id) const {
 }
 
 Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
+    LABHOUSE_RETURN_IF_ERROR(CheckInputMatchesKind(job));
     std::lock_guard lock(mutex_);
     Transaction tx(*db_);
     LABHOUSE_RETURN_IF_ERROR(tx.Begin());
@@ -189,7 +198,7 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
     }
     LABHOUSE_ASSIGN_OR_RETURN(auto insert, db_->Prepare(
         "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "
-        "idempotency_key, request_fingerprint, owner) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "idempotency_key, request_fingerprint, owner, kind) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     insert.Bind(1, job.id)
         .Bind(2, job.params.backend)
         .Bind(3, ParamsToJson(job.params).dump())
@@ -199,7 +208,8 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
         .Bind(7, job.created_ms)
         .BindOptional(8, job.idempotency_key)
         .Bind(9, job.request_fingerprint)
-        .Bind(10, job.owner);
+        .Bind(10, job.owner)
+        .Bind(11, std::string(JobKindName(job.params.kind)));
     LABHOUSE_RETURN_IF_ERROR(insert.Run());
     LABHOUSE_ASSIGN_OR_RETURN(Job stored, GetLocked(job.id));
     LABHOUSE_RETURN_IF_ERROR(tx.Commit());
@@ -444,7 +454,8 @@ Result<std::vector<std::string>> SqliteJobRepository::Delete(const std::string& 
     LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("DELETE FROM jobs WHERE id = ?"));
     LABHOUSE_RETURN_IF_ERROR(stmt.Bind(1, id).Run());
     LABHOUSE_RETURN_IF_ERROR(tx.Commit());
-    std::vector<std::string> blobs = {job.input_blob};
+    std::vector<std::string> blobs;
+    if (!job.input_blob.empty()) blobs.push_back(job.input_blob);
     if (!job.result_blob.empty()) blobs.push_back(job.result_blob);
     for (const auto& [k, v] : job.params.options) {
         if (k.size() > 6 && k.substr(k.size() - 6) == "_image") blobs.push_back(v);

@@ -21,4 +21,12 @@ std::optional<JobState> JobStateFromName(std::string_view name) {
     return std::nullopt;
 }
 
+std::string_view JobKindName(JobKind kind) { return kind == JobKind::kTextToImage ? "txt2img" : "img2img"; }
+
+std::optional<JobKind> JobKindFromName(std::string_view name) {
+    if (name == "img2img") return JobKind::kImageToImage;
+    if (name == "txt2img") return JobKind::kTextToImage;
+    return std::nullopt;
+}
+
 }  // namespace labhouse

@@ -18,10 +18,17 @@ inline bool IsTerminal(JobState state) {
     return state == JobState::kSucceeded || state == JobState::kFailed || state == JobState::kCanceled;
 }
 
+// Image-to-image transforms an uploaded photo (Job::input_blob); text-to-image makes a new image
+// from the prompt alone, at JobParams::width x height, and has no input blob.
+enum class JobKind { kImageToImage, kTextToImage };
+std::string_view JobKindName(JobKind kind);                     // "img2img", "txt2img"
+std::optional<JobKind> JobKindFromName(std::string_view name);  // nullopt for unknown names
+
 // What the client asked for. Optional fields left empty take the backend's or style's defaults;
 // the worker records the values it actually used in Job::result_meta.
 struct JobParams {
     std::string backend;  // concrete backend name after "auto" is resolved
+    JobKind kind = JobKind::kImageToImage;
     std::string style;    // a name from the style catalog, or empty
     std::string prompt;
     std::string negative_prompt;
@@ -31,6 +38,10 @@ struct JobParams {
     std::optional<std::int64_t> seed;
     std::string sampler;
     std::string model;
+    // Text-to-image only: the size of the image to make (required there, refused for img2img, whose
+    // result size follows the photo).
+    std::optional<int> width;
+    std::optional<int> height;
     // Backend-specific options that the HTTP edge validated (e.g. "engine" for stability,
     // "reference_image" blob id for face-swap). Keys and values are plain strings.
     std::map<std::string, std::string> options;
@@ -56,7 +67,7 @@ struct Job {
     std::string id;
     JobState state = JobState::kQueued;
     JobParams params;
-    std::string input_blob;   // blob id of the (re-encoded) upload
+    std::string input_blob;   // blob id of the (re-encoded) upload; empty for text-to-image jobs
     std::string result_blob;  // blob id of the result image, set when succeeded
     JobProgress progress;
     std::optional<JobError> error;

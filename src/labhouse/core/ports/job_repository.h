@@ -38,6 +38,17 @@ struct LeaseStatus {
     bool cancel_requested = false;
 };
 
+// The rule both adapters (and their databases) hold: a text-to-image job has no input blob, an
+// image-to-image job has one. kInvalidArgument otherwise.
+inline Status CheckInputMatchesKind(const Job& job) {
+    const bool text_to_image = job.params.kind == JobKind::kTextToImage;
+    if (text_to_image != job.input_blob.empty()) {
+        return InvalidArgument(text_to_image ? "a text-to-image job has no input image"
+                                             : "an image-to-image job needs an input image");
+    }
+    return OkStatus();
+}
+
 class JobRepository {
 public:
     virtual ~JobRepository() = default;
@@ -45,6 +56,7 @@ public:
     // Inserts a new queued job. With a non-empty job.idempotency_key: if a job with that key
     // exists and has the same request_fingerprint, returns it (second = false) and inserts nothing;
     // a different fingerprint is kAlreadyExists. Otherwise returns the stored job (second = true).
+    // kInvalidArgument when the input blob does not match the kind (CheckInputMatchesKind).
     virtual Result<std::pair<Job, bool>> Create(const Job& job) = 0;
     // kNotFound when absent.
     virtual Result<Job> Get(const std::string& id) const = 0;

@@ -1,6 +1,7 @@
 // Transformer: one backend that turns a photo into a new one (classic effects, SDXL on libtorch,
-// the Stability API, face swap, pix2pix). The worker calls Transform on its own thread; the
-// transformer reports progress and polls for cancellation between steps.
+// the Stability API, face swap, pix2pix), and, where SupportsTextToImage() says so, makes a new
+// image from a prompt alone. The worker calls Transform on its own thread; the transformer reports
+// progress and polls for cancellation between steps.
 #pragma once
 
 #include <map>
@@ -30,6 +31,8 @@ public:
 };
 
 struct TransformInput {
+    // The decoded upload; an empty Image for text-to-image jobs (params.kind), which only reach
+    // backends whose SupportsTextToImage() is true.
     const Image& image;
     const JobParams& params;
     const Style* style;  // nullptr when the job names none
@@ -54,6 +57,9 @@ public:
     // Runs the transformation. Returns Cancelled(...) when the reporter asked to stop; other errors
     // fail the job (Error::reason, when set, becomes the job's error code).
     virtual Result<TransformOutput> Transform(const TransformInput& input, ProgressReporter& progress) = 0;
+    // True when the backend makes images from text alone (JobKind::kTextToImage, with
+    // params.width/height). The registry refuses text-to-image jobs for the others, naming them.
+    virtual bool SupportsTextToImage() const { return false; }
     // How many jobs of this backend one worker process may run at once (remote backends: several).
     virtual int MaxConcurrency() const { return 1; }
 };

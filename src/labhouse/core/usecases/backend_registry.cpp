@@ -23,11 +23,21 @@ std::vector<std::string> BackendRegistry::Names() const {
     return out;
 }
 
+std::vector<std::string> BackendRegistry::TextToImageNames() const {
+    std::vector<std::string> out;
+    for (const auto& t : transformers_) {
+        if (t->SupportsTextToImage()) out.emplace_back(t->Name());
+    }
+    return out;
+}
+
 Result<Transformer*> BackendRegistry::Resolve(const std::string& requested, const JobParams& params,
                                               const Style* style) const {
+    const bool text_to_image = params.kind == JobKind::kTextToImage;
     if (requested.empty() || requested == "auto") {
         std::string reasons;
         for (const auto& t : transformers_) {
+            if (text_to_image && !t->SupportsTextToImage()) continue;
             const BackendStatus status = t->Status();
             if (!status.available) {
                 reasons += "; " + std::string(t->Name()) + ": " + status.reason;
@@ -39,13 +49,21 @@ Result<Transformer*> BackendRegistry::Resolve(const std::string& requested, cons
             }
             return t.get();
         }
-        return FailedPrecondition("no available backend accepts this job" + reasons);
+        return FailedPrecondition(std::string("no available backend accepts this ") +
+                                  (text_to_image ? "text-to-image " : "") + "job" + reasons);
     }
     Transformer* transformer = Find(requested);
     if (transformer == nullptr) {
         std::string known;
         for (const auto& name : Names()) known += (known.empty() ? "" : ", ") + name;
         return InvalidArgument("unknown backend '" + requested + "' (known: auto, " + known + ")");
+    }
+    if (text_to_image && !transformer->SupportsTextToImage()) {
+        std::string able;
+        for (const auto& name : TextToImageNames()) able += (able.empty() ? "" : ", ") + name;
+        return InvalidArgument("backend '" + requested + "' cannot make an image from text alone (text-to-image); " +
+                               (able.empty() ? std::string("no backend of this server can")
+                                             : "backends that can: " + able));
     }
     const BackendStatus status = transformer->Status();
     if (!status.available) {

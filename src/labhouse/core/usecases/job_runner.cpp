@@ -102,8 +102,14 @@ Result<RunOutcome> JobRunner::RunNext(const std::atomic<bool>& shutdown) {
 }
 
 Result<TransformOutput> JobRunner::Transform(const Job& job, Transformer& backend, ProgressReporter& reporter) {
-    LABHOUSE_ASSIGN_OR_RETURN(std::string input_bytes, blobs_.Get(job.input_blob));
-    LABHOUSE_ASSIGN_OR_RETURN(Image input, codec_.Decode(input_bytes));
+    // A text-to-image job has no input blob: the backend gets an empty image and the job's size.
+    Image input;
+    if (job.params.kind == JobKind::kImageToImage) {
+        LABHOUSE_ASSIGN_OR_RETURN(std::string input_bytes, blobs_.Get(job.input_blob));
+        LABHOUSE_ASSIGN_OR_RETURN(input, codec_.Decode(input_bytes));
+    } else if (!backend.SupportsTextToImage()) {
+        return FailedPrecondition("backend '" + job.params.backend + "' cannot make an image from text alone");
+    }
     std::map<std::string, Image> extra_images;
     for (const auto& [name, value] : job.params.options) {
         if (name.size() < 6 || name.substr(name.size() - 6) != "_image") continue;

@@ -7,6 +7,37 @@ namespace labhouse {
 namespace {
 constexpr std::size_t kMaxPromptChars = 4000;
 constexpr std::size_t kMaxIdempotencyKeyChars = 255;
+constexpr int kMinSide = 64;
+constexpr int kMaxSide = 2048;
+
+}  // namespace
+
+Status ValidateTextToImageSize(int width, int height) {
+    for (const auto& [name, value] : {std::pair{"width", width}, std::pair{"height", height}}) {
+        if (value < kMinSide || value > kMaxSide || value % 8 != 0) {
+            return InvalidArgument(std::string(name) + " must be a multiple of 8 between 64 and 2048, not " +
+                                   std::to_string(value));
+        }
+    }
+    return OkStatus();
+}
+
+namespace {
+// Text-to-image needs a size (there is no photo to take it from) and a prompt or style to draw;
+// image-to-image takes its size from the photo, so a size there would be silently ignored.
+Status ValidateKindParams(const JobParams& p) {
+    if (p.kind == JobKind::kImageToImage) {
+        if (p.width || p.height) {
+            return InvalidArgument("width and height are for text-to-image jobs; the result keeps the photo's size");
+        }
+        return OkStatus();
+    }
+    if (!p.width || !p.height) return InvalidArgument("a text-to-image job needs width and height");
+    LABHOUSE_RETURN_IF_ERROR(ValidateTextToImageSize(*p.width, *p.height));
+    if (p.strength) return InvalidArgument("strength is for image-to-image jobs (there is no photo to keep)");
+    if (p.prompt.empty() && p.style.empty()) return InvalidArgument("a text-to-image job needs a prompt or a style");
+    return OkStatus();
+}
 }  // namespace
 
 Status ValidateCommonParams(const JobParams& p) {
@@ -28,7 +59,7 @@ Status ValidateCommonParams(const JobParams& p) {
         for (const Style& s : StyleCatalog()) known += (known.empty() ? "" : ", ") + s.name;
         return InvalidArgument("unknown style '" + p.style + "' (known: " + known + ")");
     }
-    return OkStatus();
+    return ValidateKindParams(p);
 }
 
 std::string RequestFingerprint(const SubmitRequest& request) {
@@ -43,6 +74,9 @@ std::string RequestFingerprint(const SubmitRequest& request) {
     };
     const JobParams& p = request.params;
     field("backend", p.backend);
+    field("kind", std::string(JobKindName(p.kind)));
+    field("width", p.width ? std::to_string(*p.width) : "");
+    field("height", p.height ? std::to_string(*p.height) : "");
     field("style", p.style);
     field("prompt", p.prompt);
     field("negative_prompt", p.negative_prompt);
@@ -53,7 +87,7 @@ std::string RequestFingerprint(const SubmitRequest& request) {
     field("sampler", p.sampler);
     field("model", p.model);
     for (const auto& [k, v] : p.options) field("option." + k, v);
-    field("image", Sha256Hex(request.image_bytes));
+    if (p.kind == JobKind::kImageToImage) field("image", Sha256Hex(request.image_bytes));
     for (const auto& [k, v] : request.extra_images) field("extra." + k, Sha256Hex(v));
     return hasher.FinishHex();
 }
@@ -95,6 +129,9 @@ Result<SubmitResult> SubmitJob::Submit(SubmitRequest request) {
         return InvalidArgument("Idempotency-Key is longer than 255 characters");
     }
     LABHOUSE_RETURN_IF_ERROR(ValidateCommonParams(request.params));
+    if (request.params.kind == JobKind::kTextToImage && !request.image_bytes.empty()) {
+        return InvalidArgument("a text-to-image job takes no image");
+    }
     const Style* style = request.params.style.empty() ? nullptr : FindStyle(request.params.style);
     // Backends validate with the extra images present (their blob ids are not known yet), so a
     // backend that needs e.g. "reference_image" accepts a job that uploads one.
@@ -113,7 +150,9 @@ Result<SubmitResult> SubmitJob::Submit(SubmitRequest request) {
     job.id = NewJobId();
     job.params = request.params;
     job.params.backend = std::string(backend->Name());
-    LABHOUSE_ASSIGN_OR_RETURN(job.input_blob, StoreImage("image", request.image_bytes));
+    if (job.params.kind == JobKind::kImageToImage) {
+        LABHOUSE_ASSIGN_OR_RETURN(job.input_blob, StoreImage("image", request.image_bytes));
+    }
     for (const auto& [name, bytes] : request.extra_images) {
         LABHOUSE_ASSIGN_OR_RETURN(job.params.options[name], StoreImage(name, bytes));
     }

@@ -26,7 +26,7 @@ struct SubmitLimits {
 };
 
 struct SubmitRequest {
-    std::string image_bytes;
+    std::string image_bytes;  // the photo; must be empty when params.kind is text-to-image
     JobParams params;  // params.backend may be "" or "auto"
     // Extra uploaded images by field name (must end in "_image"), e.g. "reference_image".
     std::map<std::string, std::string> extra_images;
@@ -64,8 +64,11 @@ private:
     SubmitLimits limits_;
 };
 
-// Range checks that hold for every backend (strength 0..1, steps 1..150, ...).
+// Range checks that hold for every backend (strength 0..1, steps 1..150, ...), and the kind's
+// own rules (text-to-image: width and height 64..2048 in multiples of 8, a prompt or a style).
 Status ValidateCommonParams(const JobParams& params);
+// The size rule of text-to-image jobs: width and height multiples of 8 between 64 and 2048.
+Status ValidateTextToImageSize(int width, int height);
 // A stable hash of everything that defines the request, for idempotency.
 std::string RequestFingerprint(const SubmitRequest& request);
 
