@@ -29,6 +29,7 @@ Status AppConfig::Validate() const {
     if (lease_seconds < 1) return InvalidArgument("lease seconds must be at least 1");
     if (shutdown_grace_seconds < 0) return InvalidArgument("shutdown grace must not be negative");
     if (http_threads < 4 || http_threads > 1024) return InvalidArgument("http threads must be between 4 and 1024");
+    LABHOUSE_RETURN_IF_ERROR(ValidateHttpLimits());
     if (log_format != "text" && log_format != "json") return InvalidArgument("log format must be text or json");
     static const std::set<std::string> kLevels = {"debug", "info", "warn", "error"};
     if (!kLevels.count(log_level)) return InvalidArgument("log level must be debug, info, warn or error");
@@ -58,6 +59,31 @@ Status AppConfig::Validate() const {
     return OkStatus();
 }
 
+Status AppConfig::ValidateHttpLimits() const {
+    auto in = [](std::int64_t v, std::int64_t lo, std::int64_t hi) { return v >= lo && v <= hi; };
+    if (!in(http_read_timeout_s, 1, 3600) || !in(http_write_timeout_s, 1, 3600)) {
+        return InvalidArgument("http read and write timeouts must be between 1 and 3600 seconds");
+    }
+    if (!in(http_header_timeout_s, 1, 600)) return InvalidArgument("http header timeout must be between 1 and 600 s");
+    if (!in(http_keepalive_timeout_s, 1, 600)) return InvalidArgument("http keep-alive timeout must be between 1 and 600 s");
+    if (!in(http_min_body_rate, 1, 1'000'000'000)) return InvalidArgument("http min body rate must be at least 1 byte/s");
+    if (!in(http_max_header_bytes, 1024, 1 << 20)) {
+        return InvalidArgument("http max header bytes must be between 1024 and 1048576");
+    }
+    // select() inside cpp-httplib cannot watch descriptors above FD_SETSIZE (1024).
+    if (!in(http_max_connections, 8, 1000)) return InvalidArgument("http max connections must be between 8 and 1000");
+    if (max_concurrent_uploads < 1 || max_event_streams < 1 || max_event_streams_per_client < 1) {
+        return InvalidArgument("upload and event stream caps must be at least 1");
+    }
+    // Uploads (synchronous compat calls included) and SSE streams each hold an HTTP thread; some
+    // threads must stay free for everything else, or a flood of either would starve the API.
+    if (max_concurrent_uploads + max_event_streams > http_threads - 4) {
+        return InvalidArgument("max concurrent uploads + max event streams must leave at least 4 of the " +
+                               std::to_string(http_threads) + " http threads free");
+    }
+    return OkStatus();
+}
+
 std::string AppConfig::SqlitePath() const {
     if (database_url.empty()) return data_dir + "/labhouse.db";
     std::string path = database_url.substr(std::string("sqlite:").size());
@@ -79,7 +105,15 @@ std::string AppConfig::ToString() const {
            " max_upload_bytes=" + std::to_string(max_upload_bytes) + " max_pixels=" + std::to_string(max_pixels) +
            " max_attempts=" + std::to_string(max_attempts) + " lease_seconds=" + std::to_string(lease_seconds) +
            " shutdown_grace_seconds=" + std::to_string(shutdown_grace_seconds) +
-           " http_threads=" + std::to_string(http_threads) + " log_level=" + log_level + " auth=" + auth +
+           " http_threads=" + std::to_string(http_threads) +
+           " http_timeouts(read/write/header/keepalive)=" + std::to_string(http_read_timeout_s) + "/" +
+           std::to_string(http_write_timeout_s) + "/" + std::to_string(http_header_timeout_s) + "/" +
+           std::to_string(http_keepalive_timeout_s) + " http_min_body_rate=" + std::to_string(http_min_body_rate) +
+           " http_max_header_bytes=" + std::to_string(http_max_header_bytes) +
+           " http_max_connections=" + std::to_string(http_max_connections) +
+           " max_concurrent_uploads=" + std::to_string(max_concurrent_uploads) +
+           " max_event_streams=" + std::to_string(max_event_streams) + "/" +
+           std::to_string(max_event_streams_per_client) + " log_level=" + log_level + " auth=" + auth +
            " webhooks=" + (webhook_secret.empty() ? "off" : "on") +
            " reference_face=" + (reference_face.empty() ? "-" : reference_face) +
            " pix2pix_model=" + (pix2pix_model.empty() ? "-" : pix2pix_model) +
@@ -100,6 +134,32 @@ void AddStorageOptions(CLI::App& command, AppConfig& c) {
     command.add_option("--queue-url", c.queue_url,
                        "Job queue and events shared by API nodes and workers (redis://host:port; default in-process)")
         ->envname("LABHOUSE_QUEUE_URL");
+}
+
+void AddHttpLimitOptions(CLI::App& command, AppConfig& c) {
+    auto add = [&command](const std::string& flag, auto& value, const std::string& env, const std::string& help) {
+        command.add_option(flag, value, help)->envname(env)->capture_default_str();
+    };
+    add("--http-read-timeout", c.http_read_timeout_s, "LABHOUSE_HTTP_READ_TIMEOUT_S",
+        "Seconds one read of a request may wait; also a body's grace before its minimum rate applies");
+    add("--http-write-timeout", c.http_write_timeout_s, "LABHOUSE_HTTP_WRITE_TIMEOUT_S",
+        "Seconds one write of a response may wait for a slow reader");
+    add("--http-header-timeout", c.http_header_timeout_s, "LABHOUSE_HTTP_HEADER_TIMEOUT_S",
+        "Seconds from a request's first byte to the end of its headers (slow-loris cut-off; 408)");
+    add("--http-keepalive-timeout", c.http_keepalive_timeout_s, "LABHOUSE_HTTP_KEEPALIVE_TIMEOUT_S",
+        "Seconds an idle keep-alive connection stays open");
+    add("--http-min-body-rate", c.http_min_body_rate, "LABHOUSE_HTTP_MIN_BODY_RATE",
+        "Bytes per second a request body must average once the read timeout has passed");
+    add("--http-max-header-bytes", c.http_max_header_bytes, "LABHOUSE_HTTP_MAX_HEADER_BYTES",
+        "Largest request line plus headers, in bytes (431 above)");
+    add("--http-max-connections", c.http_max_connections, "LABHOUSE_HTTP_MAX_CONNECTIONS",
+        "Open connections, idle ones included; more are closed at accept");
+    add("--max-concurrent-uploads", c.max_concurrent_uploads, "LABHOUSE_MAX_CONCURRENT_UPLOADS",
+        "Requests with a body read or handled at once; more get 503 with Retry-After at once");
+    add("--max-event-streams", c.max_event_streams, "LABHOUSE_MAX_EVENT_STREAMS",
+        "Open SSE job event streams, all clients together (503 above)");
+    add("--max-event-streams-per-client", c.max_event_streams_per_client, "LABHOUSE_MAX_EVENT_STREAMS_PER_CLIENT",
+        "Open SSE job event streams per API key (or per address without keys; 429 above)");
 }
 
 void AddServeOptions(CLI::App& command, AppConfig& c) {
@@ -132,6 +192,7 @@ void AddServeOptions(CLI::App& command, AppConfig& c) {
     command.add_option("--http-threads", c.http_threads, "Concurrent HTTP requests (SSE streams hold one each)")
         ->envname("LABHOUSE_HTTP_THREADS")
         ->capture_default_str();
+    AddHttpLimitOptions(command, c);
     command.add_option("--log-level", c.log_level, "debug, info, warn or error")
         ->envname("LABHOUSE_LOG_LEVEL")
         ->capture_default_str();

@@ -27,6 +27,17 @@ struct AppConfig {
     int lease_seconds = 60;
     int shutdown_grace_seconds = 20;
     int http_threads = 32;
+    // Slow and abusive clients (docs/architecture.md): timeouts, sizes and caps of the HTTP layer.
+    int http_read_timeout_s = 30;
+    int http_write_timeout_s = 30;
+    int http_header_timeout_s = 10;
+    int http_keepalive_timeout_s = 5;
+    std::int64_t http_min_body_rate = 1024;
+    std::int64_t http_max_header_bytes = 16384;
+    int http_max_connections = 900;
+    int max_concurrent_uploads = 8;
+    int max_event_streams = 16;
+    int max_event_streams_per_client = 4;
     std::string log_level = "info";
     std::string log_format = "text";  // text | json
 
@@ -49,6 +60,7 @@ struct AppConfig {
     bool webhook_allow_private = false;
 
     Status Validate() const;
+    Status ValidateHttpLimits() const;
     std::string ToString() const;
     std::string SqlitePath() const;  // resolved from database_url / data_dir
     bool UsesPostgres() const;       // database_url is a postgres:// or postgresql:// URL
@@ -57,6 +69,8 @@ struct AppConfig {
 
 // Adds the serve options (with their environment variables) to a CLI11 (sub)command.
 void AddServeOptions(CLI::App& command, AppConfig& config);
+// Adds the HTTP timeouts, size limits and connection caps.
+void AddHttpLimitOptions(CLI::App& command, AppConfig& config);
 // Adds only the storage options (data dir, database URL) — for `migrate`.
 void AddStorageOptions(CLI::App& command, AppConfig& config);
 // kInvalidArgument naming any LABHOUSE_* environment variable that no option of `command`

@@ -150,6 +150,16 @@ int RunServe(const AppConfig& config) {
     http_config.host = config.host;
     http_config.port = config.port;
     http_config.threads = config.http_threads;
+    http_config.read_timeout_s = config.http_read_timeout_s;
+    http_config.write_timeout_s = config.http_write_timeout_s;
+    http_config.header_timeout_s = config.http_header_timeout_s;
+    http_config.keepalive_timeout_s = config.http_keepalive_timeout_s;
+    http_config.min_body_rate = config.http_min_body_rate;
+    http_config.max_header_bytes = static_cast<std::size_t>(config.http_max_header_bytes);
+    http_config.max_connections = config.http_max_connections;
+    http_config.max_uploads = config.max_concurrent_uploads;
+    http_config.max_event_streams = config.max_event_streams;
+    http_config.max_event_streams_per_client = config.max_event_streams_per_client;
     // Room for the multipart framing and the small text fields around the image.
     http_config.max_body_bytes = config.max_upload_bytes + 1'000'000;
     const std::string data_dir = config.data_dir;

@@ -2,6 +2,7 @@
 
 #include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/error_mapping.h"
+#include "labhouse/adapters/http/guarded_server.h"
 #include "labhouse/adapters/http/route_context.h"
 #include "labhouse/core/base/log.h"
 
@@ -34,15 +35,35 @@ void Route(httplib::Server& server, RouteContext& ctx, Method method, const std:
     }
 }
 
+namespace {
+ConnectionLimits LimitsFrom(const HttpConfig& c) {
+    ConnectionLimits limits;
+    limits.workers = c.threads;
+    limits.max_connections = c.max_connections;
+    limits.header_timeout_s = c.header_timeout_s;
+    limits.keepalive_timeout_s = c.keepalive_timeout_s;
+    limits.read_timeout_s = c.read_timeout_s;
+    limits.write_timeout_s = c.write_timeout_s;
+    limits.min_body_rate = c.min_body_rate;
+    limits.max_header_bytes = c.max_header_bytes;
+    limits.max_uploads = c.max_uploads;
+    limits.max_body_bytes = c.max_body_bytes;
+    limits.keepalive_max_requests = 1000;
+    return limits;
+}
+}  // namespace
+
 HttpServer::HttpServer(HttpConfig config, HttpDeps deps)
-    : config_(std::move(config)), deps_(deps), server_(std::make_unique<httplib::Server>()) {
+    : config_(std::move(config)),
+      deps_(deps),
+      streams_(std::make_unique<StreamLimiter>(config_.max_event_streams, config_.max_event_streams_per_client)),
+      server_(std::make_unique<GuardedServer>(LimitsFrom(config_))) {
     deps_.metrics.Describe("labhouse_http_requests_total", "counter", "HTTP requests by route and status.");
-    const int threads = config_.threads;
-    server_->new_task_queue = [threads] { return new httplib::ThreadPool(static_cast<std::size_t>(threads)); };
     server_->set_payload_max_length(static_cast<std::size_t>(config_.max_body_bytes));
     server_->set_read_timeout(config_.read_timeout_s, 0);
     server_->set_write_timeout(config_.write_timeout_s, 0);
     server_->set_keep_alive_max_count(1000);
+    server_->set_keep_alive_timeout(config_.keepalive_timeout_s);
     // Without TCP_NODELAY, Nagle plus delayed ACKs hold small responses back ~40 ms each.
     server_->set_tcp_nodelay(true);
     // Errors httplib produces itself (no route, body too large, malformed request) get our JSON
@@ -75,10 +96,13 @@ HttpServer::HttpServer(HttpConfig config, HttpDeps deps)
     RegisterRoutes();
 }
 
-HttpServer::~HttpServer() { Stop(); }
+HttpServer::~HttpServer() {
+    Stop();
+    server_->ShutdownConnections();
+}
 
 void HttpServer::RegisterRoutes() {
-    context_ = std::make_unique<RouteContext>(RouteContext{config_, deps_, stopping_});
+    context_ = std::make_unique<RouteContext>(RouteContext{config_, deps_, stopping_, *streams_});
     RouteContext* ctx = context_.get();
     RegisterJobRoutes(*server_, *ctx);
     RegisterImageRoutes(*server_, *ctx);
@@ -102,7 +126,10 @@ Result<int> HttpServer::Bind() {
     return port;
 }
 
-void HttpServer::Serve() { server_->listen_after_bind(); }
+void HttpServer::Serve() {
+    server_->listen_after_bind();
+    server_->ShutdownConnections();  // requests in flight finish before Serve returns
+}
 
 void HttpServer::Stop() {
     stopping_ = true;

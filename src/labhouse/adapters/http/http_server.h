@@ -25,13 +25,25 @@ class Server;
 
 namespace labhouse::http {
 
+class GuardedServer;
+class StreamLimiter;
+
 struct HttpConfig {
     std::string host = "127.0.0.1";
     int port = 8000;
     int threads = 32;                             // concurrent requests (SSE streams hold one each)
     std::int64_t max_body_bytes = 21'000'000;     // whole request body (multipart overhead included)
-    int read_timeout_s = 30;
-    int write_timeout_s = 30;
+    int read_timeout_s = 30;                      // one read; also a body's grace before its rate counts
+    int write_timeout_s = 30;                     // one write
+    // Slow and abusive clients (guarded_server.h): idle and half-sent requests hold no thread.
+    int header_timeout_s = 10;                    // first byte of a request to the end of its head
+    int keepalive_timeout_s = 5;                  // idle time between two requests on one connection
+    std::int64_t min_body_rate = 1024;            // bytes/s a body must average after read_timeout_s
+    std::size_t max_header_bytes = 16384;         // request line plus headers
+    int max_connections = 900;                    // open connections, idle keep-alive ones included
+    int max_uploads = 8;                          // requests with a body at once; more get a fast 503
+    int max_event_streams = 16;                   // open SSE streams, all clients
+    int max_event_streams_per_client = 4;         // per API key, or per address without keys
     int sse_keepalive_s = 15;
     int sync_timeout_s = 600;  // how long the synchronous compat APIs (OpenAI, A1111) wait for a job
 };
@@ -71,7 +83,8 @@ private:
 
     HttpConfig config_;
     HttpDeps deps_;
-    std::unique_ptr<httplib::Server> server_;
+    std::unique_ptr<StreamLimiter> streams_;
+    std::unique_ptr<GuardedServer> server_;
     std::unique_ptr<struct RouteContext> context_;
     std::atomic<bool> stopping_{false};
 };

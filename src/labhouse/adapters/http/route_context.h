@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labhouse/adapters/http/http_server.h"
+#include "labhouse/adapters/http/stream_limiter.h"
 
 namespace labhouse::http {
 
@@ -16,6 +17,7 @@ struct RouteContext {
     const HttpConfig& config;
     HttpDeps& deps;
     const std::atomic<bool>& stopping;
+    StreamLimiter& streams;  // caps open SSE streams
 };
 
 using RouteHandler = std::function<void(const httplib::Request&, httplib::Response&)>;

@@ -105,11 +105,12 @@ bool WriteEvent(httplib::DataSink& sink, const std::string& event, const nlohman
 
 // Streams status/progress until the job ends. The repository is re-read on every keep-alive tick,
 // so a change made by another process (a worker elsewhere) is seen even without an event.
-void StreamEvents(RouteContext& ctx, const std::string& id, httplib::Response& res) {
+void StreamEvents(RouteContext& ctx, const std::string& id, std::shared_ptr<void> lease, httplib::Response& res) {
     auto subscription = std::shared_ptr<EventSubscription>(ctx.deps.events.Subscribe(id));
     res.set_header("Cache-Control", "no-cache");
     res.set_header("X-Accel-Buffering", "no");  // nginx: do not buffer the stream
-    res.set_chunked_content_provider("text/event-stream", [&ctx, id, subscription](std::size_t, httplib::DataSink& sink) {
+    res.set_chunked_content_provider("text/event-stream", [&ctx, id, subscription, lease](std::size_t,
+                                                                                          httplib::DataSink& sink) {
         auto current = ctx.deps.jobs.Get(id);
         if (!current) {
             sink.done();
@@ -125,6 +126,8 @@ void StreamEvents(RouteContext& ctx, const std::string& id, httplib::Response& r
         const auto tick = std::chrono::milliseconds(500);
         auto last_write = std::chrono::steady_clock::now();
         while (!IsTerminal(state) && !ctx.stopping.load()) {
+            // A listener that went away frees its stream slot within a tick, not at the next write.
+            if (!sink.is_writable()) return false;
             auto event = subscription->Next(tick);
             if (event) {
                 if (!WriteEvent(sink, "progress", EventToJson(*event))) return false;
@@ -233,7 +236,23 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
               if (!id) return SendError(res, id.error());
               auto job = GetVisibleJob(ctx, *id);
               if (!job) return SendError(res, job.error());
-              StreamEvents(ctx, *id, res);
+              // One slot per open stream, held until the stream ends (the provider owns the lease).
+              const std::string client = CurrentCaller().key_id.empty() ? "addr:" + req.remote_addr
+                                                                        : "key:" + CurrentCaller().key_id;
+              StreamLimiter::Refusal refusal;
+              auto lease = ctx.streams.TryAcquire(client, refusal);
+              if (refusal == StreamLimiter::Refusal::kTotal) {
+                  res.set_header("Retry-After", "5");
+                  return SendError(res, Unavailable("too many event streams open (limit " +
+                                                    std::to_string(ctx.streams.max_total()) +
+                                                    "); poll GET /api/v1/jobs/{id} or retry later"));
+              }
+              if (refusal == StreamLimiter::Refusal::kPerClient) {
+                  res.set_header("Retry-After", "5");
+                  return SendError(res, ResourceExhausted("too many event streams open by this client (limit " +
+                                                          std::to_string(ctx.streams.max_per_client()) + ")"));
+              }
+              StreamEvents(ctx, *id, std::move(lease), res);
           });
 }
 
