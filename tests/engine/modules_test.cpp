@@ -2,7 +2,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <limits>
 
+#include "labhouse/engine/internal/cpu_allocator.h"
 #include "labhouse/engine/internal/torch_common.h"
 #include "labhouse/engine/rng.h"
 #include "labhouse/engine/sdxl_pipeline.h"
@@ -116,7 +118,36 @@ TEST(TorchBlocksTest, ChunkedAttentionEqualsFullAttention) {
     at::manual_seed(1);
     at::Tensor q = at::randn({1, 1, 5000, 64}), k = at::randn({1, 1, 5000, 64}), v = at::randn({1, 1, 5000, 64});
     at::Tensor full = at::matmul(at::softmax(at::matmul(q, k.transpose(-1, -2)) / 8.0, -1), v);
-    EXPECT_TRUE(at::allclose(Attention(q, k, v), full, 1e-4, 1e-5));
+    EXPECT_TRUE(at::allclose(Attention(q, k, v), MergeHeads(full), 1e-4, 1e-5));
+}
+
+TEST(TorchBlocksTest, AttentionAppliesTheMaskPerQueryChunkAndMergesHeads) {
+    at::manual_seed(2);
+    at::Tensor q = at::randn({2, 3, 300, 16}), k = at::randn({2, 3, 300, 16}), v = at::randn({2, 3, 300, 16});
+    at::Tensor mask = at::full({300, 300}, -std::numeric_limits<float>::infinity()).triu_(1);
+    at::Tensor full = at::matmul(at::softmax(at::matmul(q, k.transpose(-1, -2)) / 4.0 + mask, -1), v);
+    EXPECT_TRUE(at::allclose(Attention(q, k, v, mask), MergeHeads(full), 1e-4, 1e-5));
+}
+
+TEST(CpuAllocatorTest, ReusesFreedLargeBlocksAndReleasesThem) {
+    InstallCachingCpuAllocator(64 << 20);
+    ReleaseCachedCpuMemory();
+    const CpuAllocatorStats before = GetCpuAllocatorStats();
+    void* first = nullptr;
+    {
+        at::Tensor t = at::empty({1 << 20});  // 4 MiB
+        first = t.data_ptr();
+        EXPECT_EQ(reinterpret_cast<std::uintptr_t>(first) % 64, 0u);
+    }
+    EXPECT_GE(GetCpuAllocatorStats().cached_bytes, 4u << 20);
+    at::Tensor again = at::empty({(1 << 20) - 100});  // same size class
+    EXPECT_EQ(again.data_ptr(), first);
+    EXPECT_EQ(GetCpuAllocatorStats().hits, before.hits + 1);
+    again = at::Tensor();
+    ReleaseCachedCpuMemory();
+    EXPECT_EQ(GetCpuAllocatorStats().cached_bytes, 0u);
+    at::Tensor small = at::ones({10});  // below the cached sizes: plain malloc, still usable
+    EXPECT_EQ(small.sum().item<float>(), 10.0f);
 }
 
 // With data ~ N(0, 1) the ideal denoiser is D(x, s) = x / (1 + s^2) and the probability-flow ODE

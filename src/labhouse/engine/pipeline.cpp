@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "labhouse/core/base/sha256.h"
+#include "labhouse/engine/internal/cpu_allocator.h"
 #include "labhouse/engine/internal/torch_common.h"
 #include "labhouse/engine/rng.h"
 #include "labhouse/engine/sdxl_pipeline.h"
@@ -143,6 +144,11 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
         const int threads =
             options.threads > 0 ? options.threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
         at::set_num_threads(threads);  // libtorch here defaults to 1 intra-op thread
+        if (!device.is_cuda()) {
+            // Reuse large CPU blocks instead of mapping fresh pages for every tensor (see cpu_allocator.h).
+            // The bound is what the free lists may hold between uses: a few of the VAE's largest activations.
+            InstallCachingCpuAllocator(options.weight_mode == WeightMode::kFast ? (2ull << 30) : (1ull << 30));
+        }
         // fp32 compute on CPU (no fast fp16/bf16 kernels there), fp16 on CUDA.
         const at::ScalarType dtype = device.is_cuda() ? at::kHalf : at::kFloat;
         impl->weights =
@@ -196,6 +202,9 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
 
     return Guarded("SDXL generation", [&]() -> Result<SdxlGenerationResult> {
         std::lock_guard<std::mutex> lock(impl_->generate_mutex);
+        struct ReleaseCache {  // an idle worker should not keep the activations' memory
+            ~ReleaseCache() { ReleaseCachedCpuMemory(); }
+        } release_cache;
         c10::InferenceMode inference_guard;
         const Impl& m = *impl_;
         const WeightStore& w = *m.weights;
@@ -239,6 +248,11 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         at::Tensor size_emb = TimestepEmbedding(sizes, size_dim).reshape({1, 6 * size_dim}).to(options);
         at::Tensor y = at::cat({pooled.to(options), size_emb.expand({pooled.size(0), 6 * size_dim})}, 1);
         context = context.to(options);
+        if (m.options.weight_mode == WeightMode::kLowMemory) {
+            // Keep the resident set to one stage's weights (issue 5: <= 8.8 GB in low-memory mode).
+            w.DropMapped(kClipLPrefix);
+            w.DropMapped(kClipGPrefix);
+        }
         const double t_text = Seconds(start);
         result.meta["seconds_text_encoders"] = Fmt(t_text);
         report("text_encoders", 1, 1, t_text);
@@ -299,6 +313,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         };
         x = RunSampler(sampler, sigmas, x, hooks);
         if (!x.defined()) return Cancelled("generation cancelled between sampling steps");
+        if (m.options.weight_mode == WeightMode::kLowMemory) w.DropMapped(kUnetPrefix);
         result.meta["seconds_unet"] = Fmt(Seconds(unet_start));
 
         // --- VAE decode (section 5.2): z / scale -> decoder -> clamp((x + 1) / 2) * 255, rounded as diffusers ---

@@ -26,7 +26,7 @@ at::Tensor HfLayer(const W& w, const at::Tensor& x_in, int heads, const at::Tens
     at::Tensor q = SplitHeads(Linear(w, "self_attn.q_proj", h), heads);
     at::Tensor k = SplitHeads(Linear(w, "self_attn.k_proj", h), heads);
     at::Tensor v = SplitHeads(Linear(w, "self_attn.v_proj", h), heads);
-    x = x + Linear(w, "self_attn.out_proj", MergeHeads(Attention(q, k, v, mask)));
+    x = x + Linear(w, "self_attn.out_proj", Attention(q, k, v, mask));
     h = Linear(w, "mlp.fc1", LayerNorm(w, "layer_norm2", x));
     h = h * at::sigmoid(h * 1.702);  // quick_gelu
     return x + Linear(w, "mlp.fc2", h);
@@ -40,7 +40,7 @@ at::Tensor OpenClipLayer(const W& w, const at::Tensor& x_in, int heads, const at
     auto parts = qkv.chunk(3, -1);
     at::Tensor a =
         Attention(SplitHeads(parts[0], heads), SplitHeads(parts[1], heads), SplitHeads(parts[2], heads), mask);
-    x = x + Linear(w, "attn.out_proj", MergeHeads(a));
+    x = x + Linear(w, "attn.out_proj", a);
     h = at::gelu(Linear(w, "mlp.c_fc", LayerNorm(w, "ln_2", x)));
     return x + Linear(w, "mlp.c_proj", h);
 }

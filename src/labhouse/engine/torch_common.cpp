@@ -3,8 +3,16 @@
 // sgm/modules/attention.py without a mask).
 #include "labhouse/engine/internal/torch_common.h"
 
+#include <c10/core/InferenceMode.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
+
+#include "labhouse/engine/cpu_kernels.h"
 
 namespace labhouse::engine {
 namespace {
@@ -35,6 +43,42 @@ at::ScalarType ToTorch(DType dtype) {
     return at::kFloat;
 }
 
+// f16/bf16 -> f32 with the engine's kernels, split across threads; other conversions through ATen.
+at::Tensor ToFloat32(const at::Tensor& raw) {
+    const auto type = raw.scalar_type();
+    if ((type != at::kHalf && type != at::kBFloat16) || !raw.is_contiguous()) return raw.to(at::kFloat);
+    at::Tensor out = at::empty(raw.sizes(), raw.options().dtype(at::kFloat));
+    const auto* in = static_cast<const std::uint16_t*>(raw.data_ptr());
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, raw.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+        const auto n = static_cast<std::size_t>(end - begin);
+        if (type == at::kHalf) {
+            kernels::HalfToFloat(in + begin, dst + begin, n);
+        } else {
+            kernels::BFloat16ToFloat(in + begin, dst + begin, n);
+        }
+    });
+    return out;
+}
+
+// Drops the mapped file pages of a tensor from this process's resident set (they stay in the page
+// cache and fault back in if read again): after fast mode's conversion the f16 originals would
+// otherwise count ~7 GB on top of the fp32 copies.
+void DropMappedPages(const SourceTensor& tensor) {
+    static const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    for (const auto& [file, info] : tensor.parts) {
+        const auto begin = reinterpret_cast<std::uintptr_t>(file->Data(*info));
+        const std::uintptr_t first = (begin + page - 1) / page * page;
+        const std::uintptr_t last = (begin + (info->end - info->begin)) / page * page;
+        if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_DONTNEED);
+    }
+}
+
+at::Tensor ToCompute(const at::Tensor& raw, at::Device device, at::ScalarType dtype) {
+    if (device.is_cpu() && dtype == at::kFloat) return ToFloat32(raw);
+    return raw.to(device, dtype);
+}
+
 }  // namespace
 
 WeightStore::WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device,
@@ -44,7 +88,15 @@ WeightStore::WeightStore(std::shared_ptr<const CheckpointSource> source, at::Dev
     if (!preconvert && !needs_copy) return;
     for (const auto& [name, info] : source_->tensors()) {
         if (IsIgnoredTensor(name)) continue;
-        converted_[name] = Raw(name).to(device_, dtype_).contiguous();
+        converted_[name] = ToCompute(Raw(name), device_, dtype_).contiguous();
+        DropMappedPages(*source_->Find(name));
+    }
+}
+
+void WeightStore::DropMapped(const std::string& prefix) const {
+    for (const auto& [name, info] : source_->tensors()) {
+        if (name.rfind(prefix, 0) != 0 || converted_.count(name) != 0) continue;
+        if (const SourceTensor* tensor = source_->Find(name)) DropMappedPages(*tensor);
     }
 }
 
@@ -75,7 +127,7 @@ at::Tensor WeightStore::Raw(const std::string& name) const {
 
 at::Tensor WeightStore::Get(const std::string& name) const {
     if (auto it = converted_.find(name); it != converted_.end()) return it->second;
-    return Raw(name).to(device_, dtype_);
+    return ToCompute(Raw(name), device_, dtype_);
 }
 
 at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias) {
@@ -89,11 +141,21 @@ at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int st
 }
 
 at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps) {
-    // sgm GroupNorm32 runs in float32 and casts back (matters for fp16 compute).
-    const auto dtype = x.scalar_type();
-    at::Tensor y =
-        at::group_norm(x.to(at::kFloat), 32, w(name + ".weight").to(at::kFloat), w(name + ".bias").to(at::kFloat), eps);
-    return y.to(dtype);
+    // sgm GroupNorm32 runs in float32 and casts back (matters for fp16 compute): GroupNormAct does.
+    return GroupNormAct(x, w(name + ".weight"), w(name + ".bias"), eps, false);
+}
+
+at::Tensor GroupNormSilu(const W& w, const std::string& name, const at::Tensor& x, double eps) {
+    return GroupNormAct(x, w(name + ".weight"), w(name + ".bias"), eps, true);
+}
+
+at::Tensor GroupNormAct(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, double eps, bool silu) {
+    // ATen's kernel, in fp32, keeping the input's memory format (channels-last in the UNet and VAE).
+    // It was slow here only through page faults on its output and spinning OpenMP threads, both
+    // handled elsewhere (cpu_allocator.h, OMP_WAIT_POLICY=passive in docs/engine.md).
+    at::Tensor y = at::group_norm(x.to(at::kFloat), 32, gamma.to(at::kFloat), beta.to(at::kFloat), eps);
+    if (silu) at::silu_(y);
+    return y.to(x.scalar_type());
 }
 
 at::Tensor LayerNorm(const W& w, const std::string& name, const at::Tensor& x, double eps) {
@@ -112,24 +174,36 @@ at::Tensor MergeHeads(const at::Tensor& x) {
 
 at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask) {
     const double scale = 1.0 / std::sqrt(static_cast<double>(q.size(-1)));
-    const at::Tensor kt = k.transpose(-1, -2).contiguous();
-    const int64_t n = q.size(2);
-    // Chunk the queries so the [chunk, N] score block stays around 16 MB per head batch.
-    const int64_t per_row = q.size(0) * q.size(1) * k.size(2);
-    const int64_t chunk = std::max<int64_t>(64, (4 << 20) / std::max<int64_t>(per_row, 1));
-    if (chunk >= n) {
-        at::Tensor scores = at::matmul(q, kt).mul_(scale);
+    const int64_t batch = q.size(0), heads = q.size(1), n = q.size(2), m = k.size(2), dv = v.size(3);
+    if (q.scalar_type() != at::kFloat || !q.device().is_cpu()) {
+        at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).mul_(scale);
         if (mask.defined()) scores.add_(mask);
-        return at::matmul(at::softmax(scores, -1), v);
+        return MergeHeads(at::matmul(at::softmax(scores, -1), v));
     }
-    std::vector<at::Tensor> parts;
-    for (int64_t start = 0; start < n; start += chunk) {
-        const int64_t len = std::min(chunk, n - start);
-        at::Tensor scores = at::matmul(q.narrow(2, start, len), kt).mul_(scale);
-        if (mask.defined()) scores.add_(mask.narrow(-2, start, len));
-        parts.push_back(at::matmul(at::softmax(scores, -1), v));
-    }
-    return at::cat(parts, 2);
+    at::Tensor out = at::empty({batch, n, heads * dv}, q.options());
+    const at::Tensor out4 = out.view({batch, n, heads, dv});
+    // Query chunks whose [chunk, m] score block is ~1 MiB (cache-resident, yet tall enough for an
+    // efficient sgemm).
+    const int64_t chunk = std::clamp<int64_t>((256 << 10) / std::max<int64_t>(m, 1), 32, std::max<int64_t>(n, 32));
+    const int64_t chunks = (n + chunk - 1) / chunk;
+    const at::Tensor mask2 = mask.defined() ? mask.to(at::kFloat).reshape({-1, mask.size(-2), m}) : at::Tensor();
+    at::parallel_for(0, batch * heads * chunks, 1, [&](int64_t begin, int64_t end) {
+        c10::InferenceMode guard;  // thread-local: the pool's threads do not inherit it
+        at::Tensor block = at::empty({chunk, m}, q.options());
+        for (int64_t task = begin; task < end; ++task) {
+            const int64_t b = task / (heads * chunks), h = (task / chunks) % heads, c = task % chunks;
+            const int64_t start = c * chunk, len = std::min(chunk, n - start);
+            at::Tensor scores = block.narrow(0, 0, len);
+            at::mm_out(scores, q[b][h].narrow(0, start, len), k[b][h].t());
+            scores.mul_(scale);
+            if (mask2.defined()) scores.add_(mask2[mask2.size(0) == 1 ? 0 : b].narrow(0, start, len));
+            kernels::SoftmaxRows(scores.data_ptr<float>(), static_cast<std::size_t>(len), static_cast<std::size_t>(m),
+                                 static_cast<std::size_t>(m));
+            at::Tensor dst = out4[b].narrow(0, start, len).select(1, h);
+            at::mm_out(dst, scores, v[b][h]);
+        }
+    });
+    return out;
 }
 
 at::Tensor TimestepEmbedding(const at::Tensor& t, int dim) {

@@ -7,10 +7,10 @@ namespace labhouse::engine {
 namespace {
 
 at::Tensor ResBlock(const W& w, const at::Tensor& x, const at::Tensor& emb_silu, bool has_skip) {
-    at::Tensor h = Conv(w, "in_layers.2", at::silu(GroupNorm(w, "in_layers.0", x, 1e-5)));
-    h = h + Linear(w, "emb_layers.1", emb_silu).unsqueeze(-1).unsqueeze(-1);
-    h = Conv(w, "out_layers.3", at::silu(GroupNorm(w, "out_layers.0", h, 1e-5)));
-    return (has_skip ? Conv(w, "skip_connection", x) : x) + h;
+    at::Tensor h = Conv(w, "in_layers.2", GroupNormSilu(w, "in_layers.0", x, 1e-5));
+    h.add_(Linear(w, "emb_layers.1", emb_silu).unsqueeze(-1).unsqueeze(-1));
+    h = Conv(w, "out_layers.3", GroupNormSilu(w, "out_layers.0", h, 1e-5));
+    return h.add_(has_skip ? Conv(w, "skip_connection", x) : x);
 }
 
 at::Tensor CrossAttention(const W& w, const at::Tensor& x, const at::Tensor& context, int heads) {
@@ -18,7 +18,7 @@ at::Tensor CrossAttention(const W& w, const at::Tensor& x, const at::Tensor& con
     at::Tensor q = SplitHeads(Linear(w, "to_q", x, false), heads);
     at::Tensor k = SplitHeads(Linear(w, "to_k", context, false), heads);
     at::Tensor v = SplitHeads(Linear(w, "to_v", context, false), heads);
-    return Linear(w, "to_out.0", MergeHeads(Attention(q, k, v)));
+    return Linear(w, "to_out.0", Attention(q, k, v));
 }
 
 at::Tensor TransformerBlock(const W& w, const at::Tensor& x_in, const at::Tensor& context, int heads) {
@@ -34,13 +34,14 @@ at::Tensor TransformerBlock(const W& w, const at::Tensor& x_in, const at::Tensor
 at::Tensor SpatialTransformer(const W& w, const at::Tensor& x, const at::Tensor& context, int depth) {
     const auto b = x.size(0), c = x.size(1), hgt = x.size(2), wid = x.size(3);
     at::Tensor h = GroupNorm(w, "norm", x, 1e-6);
-    h = h.permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});
+    h = h.permute({0, 2, 3, 1}).reshape({b, hgt * wid, c});  // a view when h is channels-last
     h = Linear(w, "proj_in", h);
     const int heads = static_cast<int>(c / kHeadDim);
     for (int k = 0; k < depth; ++k)
         h = TransformerBlock(w.Sub("transformer_blocks." + std::to_string(k)), h, context, heads);
     h = Linear(w, "proj_out", h);
-    return h.reshape({b, hgt, wid, c}).permute({0, 3, 1, 2}).contiguous() + x;
+    // Back to NCHW sizes with channels-last strides (no copy); the UNet runs channels-last.
+    return h.reshape({b, hgt, wid, c}).permute({0, 3, 1, 2}).add_(x);
 }
 
 at::Tensor RunBlock(const W& unet, const UnetBlockPlan& blk, const at::Tensor& x, const at::Tensor& emb_silu,
@@ -68,7 +69,9 @@ at::Tensor RunUnet(const WeightStore& weights, const UnetConfig& config, const U
     emb = emb + Linear(w, "label_emb.0.2", at::silu(Linear(w, "label_emb.0.0", y)));
     const at::Tensor emb_silu = at::silu(emb);
     std::vector<at::Tensor> skips;
-    at::Tensor h = x;
+    // Channels-last activations: oneDNN convolves NHWC without reordering (1.3-2x faster here) and
+    // the transformers' token layout is then a free view.
+    at::Tensor h = x.contiguous(at::MemoryFormat::ChannelsLast);
     for (const auto& blk : plan.input) {
         h = RunBlock(w, blk, h, emb_silu, context);
         skips.push_back(h);
@@ -81,7 +84,15 @@ at::Tensor RunUnet(const WeightStore& weights, const UnetConfig& config, const U
         skips.pop_back();
         h = RunBlock(w, blk, h, emb_silu, context);
     }
-    return Conv(w, "out.2", at::silu(GroupNorm(w, "out.0", h, 1e-5)));
+    return Conv(w, "out.2", GroupNormSilu(w, "out.0", h, 1e-5)).contiguous();
+}
+
+at::Tensor RunUnetTransformerBlock(const W& w, const at::Tensor& x, const at::Tensor& context, int heads) {
+    return TransformerBlock(w, x, context, heads);
+}
+
+at::Tensor RunUnetResBlock(const W& w, const at::Tensor& x, const at::Tensor& emb_silu) {
+    return ResBlock(w, x, emb_silu, x.size(1) != w("out_layers.3.weight").size(0));
 }
 
 }  // namespace labhouse::engine

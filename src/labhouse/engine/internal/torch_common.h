@@ -28,6 +28,9 @@ public:
     at::Tensor Get(const std::string& name) const;
     // The raw (file-dtype) tensor on the CPU, no conversion.
     at::Tensor Raw(const std::string& name) const;
+    // Low-memory mode: lets the kernel take back the mapped file pages of every tensor under
+    // `prefix` (a finished stage's weights); they are read again from the page cache on next use.
+    void DropMapped(const std::string& prefix) const;
     at::Device device() const { return device_; }
     at::ScalarType dtype() const { return dtype_; }
     // A view that prefixes every name (e.g. "model.diffusion_model.").
@@ -58,13 +61,25 @@ using W = WeightStore::Scope;
 at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias = true);
 at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int stride = 1, int padding = -1);
 at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps);
+// GroupNorm(32) then SiLU in place (fp32, keeps channels-last).
+at::Tensor GroupNormSilu(const W& w, const std::string& name, const at::Tensor& x, double eps);
+// Both, on explicit affine parameters: 32 groups, optional SiLU.
+at::Tensor GroupNormAct(const at::Tensor& x, const at::Tensor& gamma, const at::Tensor& beta, double eps, bool silu);
 at::Tensor LayerNorm(const W& w, const std::string& name, const at::Tensor& x, double eps = 1e-5);
-// softmax(q k^T * scale + mask) v for q, k, v of shape [B, heads, N, d]; processes query chunks so
-// the score matrix stays small (the VAE's 4096-token attention would otherwise be 64 MB per head).
+// softmax(q k^T * scale + mask) v for q, k, v of shape [B, heads, N, d] (any strides with a unit
+// last stride, e.g. SplitHeads views); returns [B, N, heads * d] (heads merged). Each thread takes
+// whole (batch, head, query chunk) tasks with single-threaded matmuls and an in-place softmax on a
+// small score block: ATen's bmm + softmax ran at ~10 GFLOP/s with 2 threads here.
 at::Tensor Attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, const at::Tensor& mask = {});
 // [B, N, heads*d] <-> [B, heads, N, d]
 at::Tensor SplitHeads(const at::Tensor& x, int heads);
 at::Tensor MergeHeads(const at::Tensor& x);
+
+// Single modules, for the micro benchmark and tests: one UNet SpatialTransformer's
+// BasicTransformerBlock (x [B, N, C]), one UNet ResBlock, one VAE ResnetBlock.
+at::Tensor RunUnetTransformerBlock(const W& w, const at::Tensor& x, const at::Tensor& context, int heads);
+at::Tensor RunUnetResBlock(const W& w, const at::Tensor& x, const at::Tensor& emb_silu);
+at::Tensor RunVaeResnetBlock(const W& w, const at::Tensor& x);
 // Sinusoidal embedding, cos first (sgm `timestep_embedding`, diffusers flip_sin_to_cos=True).
 at::Tensor TimestepEmbedding(const at::Tensor& t, int dim);
 
