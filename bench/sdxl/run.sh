@@ -1,10 +1,41 @@
 #!/usr/bin/env bash
-# SDXL engine benchmark (issue 4): one 512x512 SDXL-Turbo img2img step end to end on a full-size
-# random-weight f16 checkpoint, per-stage seconds and peak RSS. The checkpoint (~7 GB) is written
-# on the first run and reused: LABHOUSE_BENCH_SDXL (default /tmp/labhouse-bench/sdxl-random-f16.safetensors).
-# Needs ~7 GB of disk and ~10 GB of RAM in the default low-memory mode.
+# SDXL engine benchmark (issues 4 and 5): one 512x512 SDXL-Turbo img2img (2 steps x strength 0.5 =
+# one UNet pass) end to end on a full-size random-weight f16 checkpoint, in low-memory mode and
+# then in fast mode, each with per-stage wall/CPU seconds, GFLOP/s against the reference FLOPs and
+# as a fraction of a same-run sgemm, minor page faults and peak RSS. The checkpoint (~7 GB) is
+# written on the first run and reused: LABHOUSE_BENCH_SDXL (default
+# /tmp/labhouse-bench/sdxl-random-f16.safetensors). Needs ~7 GB of disk, ~9 GB of RAM for the
+# low-memory run and ~16 GB for the fast one.
+#
+#   bench/sdxl/run.sh BUILD_DIR [--modes "low fast"] [--micro] [other sdxl_bench options]
+#
+# --micro also times single full-size modules (bench/sdxl/sdxl_micro.cpp) against the sgemm.
+# OMP_WAIT_POLICY defaults to passive: with spinning OpenMP threads every small parallel op
+# stalled on a shared 2-core machine (docs/engine.md, "Threads").
 set -euo pipefail
 build_dir="${1:-build}"
 shift || true
+modes="low fast"
+micro=0
+args=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --modes) modes="$2"; shift 2 ;;
+    --micro) micro=1; shift ;;
+    *) args+=("$1"); shift ;;
+  esac
+done
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 checkpoint="${LABHOUSE_BENCH_SDXL:-/tmp/labhouse-bench/sdxl-random-f16.safetensors}"
-exec "$build_dir/bench/sdxl/sdxl_bench" "$checkpoint" "$@"
+echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OMP_WAIT_POLICY=$OMP_WAIT_POLICY"
+for mode in $modes; do
+  flag=()
+  [[ "$mode" == fast ]] && flag=(--fast)
+  echo "=== mode $mode ==="
+  "$build_dir/bench/sdxl/sdxl_bench" "$checkpoint" "${flag[@]}" "${args[@]}"
+  echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
+done
+if [[ $micro == 1 ]]; then
+  echo "=== single modules ==="
+  "$build_dir/bench/sdxl/sdxl_micro" "$checkpoint"
+fi

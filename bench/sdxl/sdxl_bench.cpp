@@ -1,8 +1,10 @@
-// SDXL engine benchmark (issue 4; not a test): writes a full-size random-weight SDXL checkpoint in
-// the single-file layout (f16, ~7 GB; the arithmetic does not depend on the values) if it is not
-// there yet, then runs one 512x512 SDXL-Turbo img2img end to end (2 steps x strength 0.5 = one
-// UNet pass, no CFG) and prints per-stage seconds, GFLOP/s against the reference FLOP counts
-// (sdxl-reference.md section 8.2) and peak RSS.
+// SDXL engine benchmark (issues 4 and 5; not a test): writes a full-size random-weight SDXL
+// checkpoint in the single-file layout (f16, ~7 GB; the arithmetic does not depend on the values)
+// if it is not there yet, then runs one 512x512 SDXL-Turbo img2img end to end (2 steps x strength
+// 0.5 = one UNet pass, no CFG) and prints per stage: wall and CPU seconds (user + system), GFLOP/s
+// against the reference FLOP counts (sdxl-reference.md section 8.2) per wall second and per CPU
+// second x threads (what an unloaded machine would show), each as a fraction of a 2048^3 sgemm
+// measured the same way in the same run, and minor page faults; then end to end and peak RSS.
 //
 //   sdxl_bench /data/sdxl-random-f16.safetensors [--steps 2] [--strength 0.5] [--size 512]
 //              [--threads N] [--fast] [--runs 1]
@@ -13,9 +15,12 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <string>
 #include <thread>
+#include <vector>
 
+#include "bench/sdxl/sgemm_probe.h"
 #include "labhouse/engine/sdxl_pipeline.h"
 #include "labhouse/engine/tiny_model.h"
 
@@ -45,6 +50,12 @@ double CurrentRssGb() {
         if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0 / 1024.0;
     }
     return 0;
+}
+
+long MinorFaults() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
 }
 
 int Usage() {
@@ -120,6 +131,10 @@ int main(int argc, char** argv) {
     std::printf("model: %s\nload: %.2f s (mode %s), RSS after load %.2f GB\n", (*pipeline)->Describe().c_str(), load_s,
                 fast ? "fast" : "low_memory", CurrentRssGb());
 
+    const labhouse::bench::SgemmRate sgemm = labhouse::bench::MeasureSgemm(threads_used);
+    std::printf("sgemm 2048^3 (median of 3): %.1f GFLOP/s wall, %.1f GFLOP/s per CPU second x %d threads\n",
+                sgemm.per_wall, sgemm.per_cpu, threads_used);
+
     labhouse::Image image = labhouse::Image::Filled(size, size, 0, 0, 0);
     for (int y = 0; y < size; ++y) {
         for (int x = 0; x < size; ++x) {
@@ -144,21 +159,26 @@ int main(int argc, char** argv) {
                                                  {"seconds_unet_step_1", 1.59},
                                                  {"seconds_vae_decode", 2.51}};
     for (int run = 1; run <= runs; ++run) {
+        struct Stage {
+            std::string name;
+            double wall, cpu;
+            long faults;
+        };
+        std::vector<Stage> stages;
         double cpu_mark = CpuSeconds();
+        long fault_mark = MinorFaults();
         auto wall_mark = Clock::now();
-        double cpu_total = 0, wall_total = 0;
         auto result = (*pipeline)->Generate(
             request,
-            [&](const std::string& stage, int step, int total, double secs) {
+            [&](const std::string& stage, int step, int total, double) {
                 // Each report ends a stage (or a UNet step): CPU and wall time since the previous one.
-                const double cpu = CpuSeconds() - cpu_mark;
                 const double wall = std::chrono::duration<double>(Clock::now() - wall_mark).count();
-                cpu_total += cpu;
-                wall_total += wall;
-                std::printf("  [%s] %d/%d %.2f s (CPU %.1f s, %.0f%% of the %d thread(s)' share)\n", stage.c_str(), step,
-                            total, secs, cpu, wall > 0 ? 100.0 * cpu / (wall * threads_used) : 0.0, threads_used);
+                const std::string name = stage == "unet" ? "unet_step_" + std::to_string(step) : stage;
+                stages.push_back({name, wall, CpuSeconds() - cpu_mark, MinorFaults() - fault_mark});
+                std::printf("  [%s] %d/%d %.2f s (CPU %.1f s)\n", stage.c_str(), step, total, wall, stages.back().cpu);
                 std::fflush(stdout);
                 cpu_mark = CpuSeconds();
+                fault_mark = MinorFaults();
                 wall_mark = Clock::now();
             },
             nullptr);
@@ -166,21 +186,31 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", result.error().message.c_str());
             return 1;
         }
-        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es)\n", run, size, size, steps,
-                    strength, result->meta.at("steps_run").c_str());
-        for (const auto& [key, value] : result->meta) {
-            if (key.rfind("seconds_", 0) != 0) continue;
-            const double secs = std::stod(value);
+        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es), mode %s\n", run, size, size,
+                    steps, strength, result->meta.at("steps_run").c_str(), fast ? "fast" : "low_memory");
+        std::printf("| stage | wall s | CPU s | GFLOP/s (wall) | of sgemm | GFLOP/s (CPU x %d) | of sgemm | minor faults |\n",
+                    threads_used);
+        std::printf("|---|---|---|---|---|---|---|---|\n");
+        double wall_total = 0, cpu_total = 0;
+        long faults_total = 0;
+        for (const Stage& st : stages) {
+            wall_total += st.wall;
+            cpu_total += st.cpu;
+            faults_total += st.faults;
+            const std::string key = st.name.rfind("unet_step_", 0) == 0 ? "seconds_unet_step_1" : "seconds_" + st.name;
             auto it = tflop.find(key);
-            if (at_512 && it != tflop.end() && secs > 0) {
-                std::printf("  %-24s %8.2f s  %6.1f GFLOP/s\n", key.c_str() + 8, secs, it->second * 1000 / secs);
+            if (at_512 && it != tflop.end() && st.wall > 0 && st.cpu > 0) {
+                const double gw = it->second * 1000 / st.wall, gc = it->second * 1000 * threads_used / st.cpu;
+                std::printf("| %s | %.1f | %.1f | %.1f | %.0f%% | %.1f | %.0f%% | %ld |\n", st.name.c_str(), st.wall,
+                            st.cpu, gw, 100 * gw / sgemm.per_wall, gc, 100 * gc / sgemm.per_cpu, st.faults);
             } else {
-                std::printf("  %-24s %8.2f s\n", key.c_str() + 8, secs);
+                std::printf("| %s | %.1f | %.1f | | | | | %ld |\n", st.name.c_str(), st.wall, st.cpu, st.faults);
             }
         }
-        std::printf("  CPU %.1f s over %.1f s wall (%.0f%% of %d threads)\n", cpu_total, wall_total,
-                    wall_total > 0 ? 100.0 * cpu_total / (wall_total * threads_used) : 0.0, threads_used);
-        std::printf("  peak RSS %.2f GB\n", PeakRssGb());
+        std::printf("| end to end | %.1f | %.1f | | | | | %ld |\n", wall_total, cpu_total, faults_total);
+        std::printf("  CPU %.1f s over %.1f s wall (%.0f%% of %d threads); peak RSS %.2f GB\n", cpu_total, wall_total,
+                    wall_total > 0 ? 100.0 * cpu_total / (wall_total * threads_used) : 0.0, threads_used, PeakRssGb());
+        std::fflush(stdout);
     }
     return 0;
 }

@@ -1,0 +1,164 @@
+// Micro benchmark of single full-size SDXL modules at 512x512 shapes against a same-run sgemm
+// (issue 5; not a test). Uses the random-weight checkpoint of bench/sdxl/run.sh in low-memory
+// mode, so each module's time includes converting its f16 weights (reported on its own too).
+// Per item: median wall and CPU (user + system, CLOCK_PROCESS_CPUTIME_ID) of --reps runs, GFLOP/s
+// per wall second and per CPU second x threads (the rate an unloaded machine would show), and the
+// minor page faults per run.
+//
+//   sdxl_micro CHECKPOINT [--threads N] [--reps 3] [--only NAME]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "labhouse/engine/internal/cpu_allocator.h"
+#include "labhouse/engine/internal/torch_common.h"
+
+namespace {
+
+using namespace labhouse::engine;
+using Clock = std::chrono::steady_clock;
+
+double CpuNow() {
+    timespec ts{};
+    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+long MinorFaults() {
+    rusage usage{};
+    getrusage(RUSAGE_SELF, &usage);
+    return usage.ru_minflt;
+}
+
+struct Timing {
+    double wall = 0, cpu = 0;
+    long faults = 0;
+};
+
+Timing Measure(int reps, const std::function<void()>& fn) {
+    fn();  // warm-up (first touch of the mapped weights, allocator cache)
+    std::vector<double> walls, cpus;
+    const long faults = MinorFaults();
+    for (int i = 0; i < reps; ++i) {
+        const double cpu = CpuNow();
+        const auto start = Clock::now();
+        fn();
+        walls.push_back(std::chrono::duration<double>(Clock::now() - start).count());
+        cpus.push_back(CpuNow() - cpu);
+    }
+    std::sort(walls.begin(), walls.end());
+    std::sort(cpus.begin(), cpus.end());
+    return {walls[walls.size() / 2], cpus[cpus.size() / 2], (MinorFaults() - faults) / reps};
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    if (argc < 2 || argv[1][0] == '-') {
+        std::fprintf(stderr, "usage: sdxl_micro CHECKPOINT [--threads N] [--reps 3] [--only NAME]\n");
+        return 2;
+    }
+    int threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency())), reps = 3;
+    std::string only;
+    for (int i = 2; i + 1 < argc; i += 2) {
+        const std::string arg = argv[i];
+        if (arg == "--threads") {
+            threads = std::stoi(argv[i + 1]);
+        } else if (arg == "--reps") {
+            reps = std::max(1, std::stoi(argv[i + 1]));
+        } else if (arg == "--only") {
+            only = argv[i + 1];
+        } else {
+            std::fprintf(stderr, "unknown option %s\n", arg.c_str());
+            return 2;
+        }
+    }
+    at::set_num_threads(threads);
+    if (std::getenv("LABHOUSE_NO_CACHING_ALLOCATOR") == nullptr) InstallCachingCpuAllocator(1ull << 30);
+    auto source = CheckpointSource::Open(argv[1]);
+    if (!source) {
+        std::fprintf(stderr, "error: %s\n", source.error().message.c_str());
+        return 1;
+    }
+    std::shared_ptr<const CheckpointSource> shared(std::move(*source));
+    const WeightStore store(shared, at::kCPU, at::kFloat, false);
+    c10::InferenceMode guard;
+    at::manual_seed(0);
+    std::printf("threads %d, reps %d (median), low-memory weights\n", threads, reps);
+    std::printf("%-34s %9s %9s %9s %11s %9s\n", "item", "wall ms", "CPU ms", "GFLOP/s", "GFLOP/s/CPU", "faults");
+    double sgemm_rate = 0;
+    auto report = [&](const std::string& name, double gflop, const std::function<void()>& fn) {
+        if (!only.empty() && name.find(only) == std::string::npos && name != "sgemm 2048^3") return;
+        const Timing t = Measure(reps, fn);
+        const double per_cpu = gflop > 0 ? gflop * threads / t.cpu : 0;
+        if (name == "sgemm 2048^3") sgemm_rate = per_cpu;
+        std::printf("%-34s %9.1f %9.1f %9.1f %11.1f %9ld", name.c_str(), t.wall * 1e3, t.cpu * 1e3,
+                    gflop > 0 ? gflop / t.wall : 0.0, per_cpu, t.faults);
+        if (gflop > 0 && sgemm_rate > 0) std::printf("  %3.0f%% of sgemm", 100 * per_cpu / sgemm_rate);
+        std::printf("\n");
+        std::fflush(stdout);
+    };
+    const at::Tensor a = at::randn({2048, 2048}), b = at::randn({2048, 2048});
+    report("sgemm 2048^3", 2.0 * 2048 * 2048 * 2048 / 1e9, [&] { at::mm(a, b); });
+
+    const W unet = store.Under(kUnetPrefix);
+    const char* ff = "input_blocks.4.1.transformer_blocks.0.ff.net.0.proj.weight";
+    report("f16->f32 5120x640 weight", 0, [&] { unet(ff); });
+
+    // Level-1 transformer block: 1024 tokens x 640, 10 heads, context 77 x 2048.
+    {
+        const double n = 1024, c = 640, ctx = 77, cd = 2048;
+        const double gflop = 2 * (n * c * c * 4 + n * c * c * 2 + ctx * cd * c * 2 + n * c * 5120 + n * 2560 * c +
+                                  2 * n * n * c + 2 * n * ctx * c) / 1e9;
+        const at::Tensor x = at::randn({1, 1024, 640}), context = at::randn({1, 77, 2048});
+        const W w = unet.Sub("input_blocks.4.1.transformer_blocks.0");
+        report("unet transformer block 1024x640", gflop, [&] { RunUnetTransformerBlock(w, x, context, 10); });
+    }
+    {
+        const double n = 256, c = 1280, ctx = 77, cd = 2048;
+        const double gflop = 2 * (n * c * c * 4 + n * c * c * 2 + ctx * cd * c * 2 + n * c * 10240 + n * 5120 * c +
+                                  2 * n * n * c + 2 * n * ctx * c) / 1e9;
+        const at::Tensor x = at::randn({1, 256, 1280}), context = at::randn({1, 77, 2048});
+        const W w = unet.Sub("input_blocks.7.1.transformer_blocks.0");
+        report("unet transformer block 256x1280", gflop, [&] { RunUnetTransformerBlock(w, x, context, 20); });
+    }
+    {
+        const double hw = 32 * 32;
+        const double gflop = 2 * hw * (320.0 * 640 * 9 + 640.0 * 640 * 9 + 320.0 * 640) / 1e9;
+        const at::Tensor x = at::randn({1, 320, 32, 32}).contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor emb = at::randn({1, 1280});
+        report("unet resblock 320->640 @32x32", gflop,
+               [&] { RunUnetResBlock(unet.Sub("input_blocks.4.0"), x, emb); });
+    }
+    const W vae = store.Under(kVaePrefix);
+    for (auto [name, prefix, ch, size] : std::vector<std::tuple<std::string, std::string, int, int>>{
+             {"vae resnet 512ch @64x64", "decoder.mid.block_1", 512, 64},
+             {"vae resnet 256ch @256x256", "decoder.up.1.block.1", 256, 256},
+             {"vae resnet 128ch @512x512", "decoder.up.0.block.1", 128, 512}}) {
+        const double gflop = 2.0 * 2 * ch * ch * 9 * size * size / 1e9;
+        const at::Tensor x =
+            at::randn({1, ch, size, size}).contiguous(at::MemoryFormat::ChannelsLast);
+        report(name, gflop, [&, prefix = prefix] { RunVaeResnetBlock(vae.Sub(prefix), x); });
+    }
+    {
+        const at::Tensor x = at::randn({1, 128, 512, 512}).contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor g = at::ones({128}), be = at::zeros({128});
+        report("groupnorm+silu 128ch @512x512", 0, [&] { GroupNormAct(x, g, be, 1e-6, true); });
+        report("aten group_norm+silu 128 @512", 0, [&] { at::silu(at::group_norm(x, 32, g, be, 1e-6)); });
+    }
+    for (auto [heads, n, d] : std::vector<std::tuple<int, int, int>>{{10, 1024, 64}, {1, 4096, 512}}) {
+        const at::Tensor q = at::randn({1, heads, n, d}), k = at::randn({1, heads, n, d}), v = at::randn({1, heads, n, d});
+        report("attention " + std::to_string(heads) + "x" + std::to_string(n) + "x" + std::to_string(d),
+               4.0 * heads * n * n * d / 1e9, [&] { Attention(q, k, v); });
+    }
+    const CpuAllocatorStats stats = GetCpuAllocatorStats();
+    std::printf("allocator: %llu hits, %llu misses, %.2f GB cached\n", static_cast<unsigned long long>(stats.hits),
+                static_cast<unsigned long long>(stats.misses), stats.cached_bytes / 1e9);
+    return 0;
+}
