@@ -1,4 +1,4 @@
-// The JobRepository contract against the PostgreSQL adapter, on the server named by
+// The JobRepository and KeyRepository contracts against the PostgreSQL adapters, on the server named by
 // LABHOUSE_TEST_PG_DSN (scripts/test-services.sh starts one). Each test gets a fresh schema, and
 // the schemas this process created are dropped when the suite ends. Skipped when the variable is
 // unset; `make test` sets it.
@@ -11,8 +11,10 @@
 
 #include "labhouse/adapters/postgres/postgres_blob_store.h"
 #include "labhouse/adapters/postgres/postgres_job_repository.h"
+#include "labhouse/adapters/postgres/postgres_key_repository.h"
 #include "labhouse/core/base/sha256.h"
 #include "tests/contract/job_repository_contract.h"
+#include "tests/contract/key_repository_contract.h"
 
 namespace labhouse::testing {
 namespace {
@@ -67,6 +69,28 @@ const auto* const kDropSchemas = ::testing::AddGlobalTestEnvironment(new DropSch
 
 INSTANTIATE_TEST_SUITE_P(Postgres, JobRepositoryContract,
                          ::testing::Values(RepositoryFactory{"Postgres", MakePostgres}),
+                         [](const auto& info) { return info.param.name; });
+
+std::unique_ptr<KeyRepository> MakePostgresKeys() {
+    if (Dsn().empty()) {
+        SkipWithoutPostgres();
+        return nullptr;
+    }
+    auto pool = FreshPool();
+    if (!pool) {
+        ADD_FAILURE() << pool.error().message;
+        return nullptr;
+    }
+    auto keys = postgres::PostgresKeyRepository::Open(*pool);
+    if (!keys) {
+        ADD_FAILURE() << keys.error().message;
+        return nullptr;
+    }
+    return std::move(*keys);
+}
+
+INSTANTIATE_TEST_SUITE_P(Postgres, KeyRepositoryContract,
+                         ::testing::Values(KeyStoreFactory{"Postgres", MakePostgresKeys}),
                          [](const auto& info) { return info.param.name; });
 
 // Migrations are versioned and idempotent: a second open (another process starting) changes nothing.

@@ -1,6 +1,9 @@
-// The JobRepository contract against the SQLite adapter (a fresh database file per test).
+// The JobRepository and KeyRepository contracts against the SQLite adapters (a fresh database file
+// per test).
 #include "labhouse/adapters/sqlite/sqlite_job_repository.h"
+#include "labhouse/adapters/sqlite/sqlite_key_repository.h"
 #include "tests/contract/job_repository_contract.h"
+#include "tests/contract/key_repository_contract.h"
 #include "tests/testing/test_images.h"
 
 namespace labhouse::testing {
@@ -15,6 +18,17 @@ std::unique_ptr<JobRepository> MakeSqlite() {
 }
 
 INSTANTIATE_TEST_SUITE_P(Sqlite, JobRepositoryContract, ::testing::Values(RepositoryFactory{"Sqlite", MakeSqlite}),
+                         [](const auto& info) { return info.param.name; });
+
+std::unique_ptr<KeyRepository> MakeSqliteKeys() {
+    static TempDir dir;
+    static int counter = 0;
+    auto keys = sqlite::SqliteKeyRepository::Open((dir.path() / ("keys" + std::to_string(counter++) + ".db")).string());
+    if (!keys) return nullptr;
+    return std::move(*keys);
+}
+
+INSTANTIATE_TEST_SUITE_P(Sqlite, KeyRepositoryContract, ::testing::Values(KeyStoreFactory{"Sqlite", MakeSqliteKeys}),
                          [](const auto& info) { return info.param.name; });
 
 }  // namespace

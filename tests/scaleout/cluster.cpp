@@ -252,8 +252,9 @@ bool Cluster::Start() {
         {"LABHOUSE_SHUTDOWN_GRACE_SECONDS", "0"},
     };
     for (int i = 0; i < options_.api_nodes; ++i) {
-        apis_.push_back(std::make_unique<ServerProcess>(dir_.path() / ("api" + std::to_string(i)),
-                                                        std::vector<std::string>{"--workers", "0"}, env));
+        std::vector<std::string> args = {"--workers", "0"};
+        args.insert(args.end(), options_.api_args.begin(), options_.api_args.end());
+        apis_.push_back(std::make_unique<ServerProcess>(dir_.path() / ("api" + std::to_string(i)), args, env));
         if (!apis_.back()->Start()) return false;
     }
     for (int i = 0; i < options_.workers; ++i) {

@@ -50,6 +50,7 @@ struct ClusterOptions {
     int api_nodes = 2;
     int workers = 2;
     int lease_seconds = 3;
+    std::vector<std::string> api_args;  // more `serve` flags for the API nodes, e.g. {"--auth", "keys"}
 };
 
 class Cluster {
@@ -61,6 +62,8 @@ public:
 
     std::unique_ptr<httplib::Client> Nginx() const;
     std::unique_ptr<httplib::Client> Api(int index) const;
+    // The cluster's PostgreSQL URL (for `labhouse keys --database-url`).
+    const std::string& DatabaseUrl() const { return database_url_; }
     ChildProcess& Worker(int index) { return *workers_[index]; }
     int WorkerCount() const { return static_cast<int>(workers_.size()); }
     // Index of the worker whose log shows it started `job_id` (attempt 1), or -1.

@@ -232,6 +232,61 @@ TEST(ScaleOut, SseThroughNginxShowsAWorkersProgressAndCancelOnTheOtherNodeStopsI
 }
 
 // Configuration edges of the scale-out mode; no services needed.
+// `labhouse keys create` against the cluster's PostgreSQL; returns {id, secret}.
+std::pair<std::string, std::string> CreateKey(const Cluster& cluster, const std::vector<std::string>& limits) {
+    std::vector<std::string> args = {"keys", "create", "--name", "scaleout", "--database-url", cluster.DatabaseUrl()};
+    args.insert(args.end(), limits.begin(), limits.end());
+    auto [code, output] = RunLabhouse(args);
+    EXPECT_EQ(code, 0) << output;
+    std::smatch id, secret;
+    if (!std::regex_search(output, id, std::regex(R"(id: (key_[0-9a-f]+))")) ||
+        !std::regex_search(output, secret, std::regex(R"(secret: (lh_[0-9A-Za-z]{43}))"))) {
+        ADD_FAILURE() << "no key in: " << output;
+        return {};
+    }
+    return {id[1], secret[1]};
+}
+
+int GetJobsStatus(const Cluster& cluster, int node, const std::string& secret) {
+    auto client = cluster.Api(node);
+    client->set_bearer_token_auth(secret.c_str());
+    auto res = client->Get("/api/v1/jobs");
+    return res ? res->status : -1;
+}
+
+TEST(ScaleOutKeys, KeysLiveInPostgresAndEveryNodeSeesThemAndTheirRevocation) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster({2, 0, 3, {"--auth", "keys"}});
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    const auto [id, secret] = CreateKey(cluster, {});
+    ASSERT_FALSE(secret.empty());
+    auto [code, listed] = RunLabhouse({"keys", "list", "--database-url", cluster.DatabaseUrl()});
+    EXPECT_EQ(code, 0) << listed;
+    EXPECT_NE(listed.find(id), std::string::npos) << listed;
+    EXPECT_EQ(listed.find(secret), std::string::npos) << "never the secret";
+    for (int node = 0; node < 2; ++node) {
+        EXPECT_EQ(GetJobsStatus(cluster, node, secret), 200) << "node " << node;
+        EXPECT_EQ(GetJobsStatus(cluster, node, "lh_" + std::string(43, 'x')), 401) << "node " << node;
+    }
+    // A job made through one node belongs to the key on the other too.
+    auto node0 = cluster.Api(0);
+    node0->set_bearer_token_auth(secret.c_str());
+    const std::string job = Submit(*node0, PngBytes(32, 32), "cartoon");
+    ASSERT_FALSE(job.empty());
+    auto node1 = cluster.Api(1);
+    auto anonymous = node1->Get("/api/v1/jobs/" + job);
+    ASSERT_TRUE(anonymous);
+    EXPECT_EQ(anonymous->status, 401);
+    node1->set_bearer_token_auth(secret.c_str());
+    auto owned = node1->Get("/api/v1/jobs/" + job);
+    ASSERT_TRUE(owned);
+    EXPECT_EQ(owned->status, 200) << owned->body;
+
+    auto [revoked, out] = RunLabhouse({"keys", "revoke", id, "--database-url", cluster.DatabaseUrl()});
+    ASSERT_EQ(revoked, 0) << out;
+    for (int node = 0; node < 2; ++node) EXPECT_EQ(GetJobsStatus(cluster, node, secret), 401) << "node " << node;
+}
+
 TEST(ScaleOutConfig, AWorkerRefusesTheEmbeddedDatabase) {
     TempDir dir;
     auto [code, output] = RunLabhouse({"worker", "--data-dir", dir.path().string()});

@@ -6,7 +6,7 @@
 #include <iostream>
 #include <memory>
 
-#include "labhouse/adapters/sqlite/sqlite_key_repository.h"
+#include "labhouse/app/access_storage.h"
 #include "labhouse/core/usecases/access_control.h"
 
 namespace labhouse::app {
@@ -17,11 +17,11 @@ namespace {
     throw CLI::RuntimeError(error.code == ErrorCode::kInvalidArgument ? 2 : 1);
 }
 
+// The keys of the database `serve` uses: the SQLite file in the data dir, or PostgreSQL.
 std::unique_ptr<KeyRepository> OpenKeys(const AppConfig& config) {
-    if (config.UsesPostgres()) FailCommand(Unimplemented("API keys are stored in SQLite only for now"));
     std::error_code ec;
-    std::filesystem::create_directories(config.data_dir, ec);
-    auto keys = sqlite::SqliteKeyRepository::Open(config.SqlitePath());
+    if (!config.UsesPostgres()) std::filesystem::create_directories(config.data_dir, ec);
+    auto keys = OpenKeyRepository(config);
     if (!keys) FailCommand(keys.error());
     return std::move(*keys);
 }
@@ -50,9 +50,6 @@ Status ValidateAccess(const AppConfig& config) {
         return FailedPrecondition("refusing to serve without API keys on " + config.host +
                                   ": anyone who can reach it could use it. Set LABHOUSE_AUTH=keys (and create a key "
                                   "with `labhouse keys create`), or pass --allow-open-on-public-address");
-    }
-    if (config.auth == "keys" && config.UsesPostgres()) {
-        return Unimplemented("API keys are stored in SQLite only for now; use auth=open behind a gateway");
     }
     return OkStatus();
 }

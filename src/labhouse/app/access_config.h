@@ -12,12 +12,12 @@ namespace labhouse::app {
 
 void AddAccessOptions(CLI::App& command, AppConfig& config);
 // kInvalidArgument for an unknown auth mode; kFailedPrecondition for the open mode on a
-// non-loopback address without --allow-open-on-public-address; kUnimplemented for keys on
-// PostgreSQL (keys are stored in SQLite only for now).
+// non-loopback address without --allow-open-on-public-address.
 Status ValidateAccess(const AppConfig& config);
 bool IsLoopbackHost(const std::string& host);
 
-// `labhouse keys create|list|revoke`, on the database `serve` uses (--data-dir/--database-url).
+// `labhouse keys create|list|revoke`, on the database `serve` uses (--data-dir/--database-url:
+// the SQLite file or PostgreSQL).
 // They run from their own callbacks during parse, like `labhouse models`.
 CLI::App* AddKeysCommands(CLI::App& app);
 

@@ -11,8 +11,8 @@
 #include <thread>
 
 #include "labhouse/adapters/http/http_server.h"
-#include "labhouse/adapters/sqlite/sqlite_key_repository.h"
 #include "labhouse/adapters/webhook/webhook_dispatcher.h"
+#include "labhouse/app/access_storage.h"
 #include "labhouse/app/backends.h"
 #include "labhouse/app/logging.h"
 #include "labhouse/app/storage.h"
@@ -122,7 +122,8 @@ int RunServe(const AppConfig& config) {
     std::unique_ptr<KeyRepository> keys;
     std::unique_ptr<AccessControl> access;
     if (config.auth == "keys") {
-        auto opened = sqlite::SqliteKeyRepository::Open(config.SqlitePath());
+        // The configured database's keys: in scale-out, every API node reads the same PostgreSQL table.
+        auto opened = OpenKeyRepository(config);
         if (!opened) return Fail(opened.error());
         keys = std::move(*opened);
         access = std::make_unique<AccessControl>(*keys, **repo, clock);

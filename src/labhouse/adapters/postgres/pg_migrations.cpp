@@ -9,7 +9,7 @@ namespace {
 
 // Applied in order, each once. Never edit an applied one: append a new one. The jobs table mirrors
 // the SQLite adapter's (same columns and meaning), so both pass the same contract suite.
-constexpr std::array<const char*, 4> kMigrations = {
+constexpr std::array<const char*, 5> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq BIGSERIAL PRIMARY KEY,
@@ -61,6 +61,20 @@ CREATE INDEX jobs_owner_created ON jobs (owner, created_ms);
     R"sql(
 ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'img2img'
     CHECK (kind IN ('img2img', 'txt2img') AND (kind = 'txt2img') = (input_blob = ''));
+)sql",
+    // API keys (stored hashed), shared by every API node; mirrors SQLite's api_keys (migration 2).
+    R"sql(
+CREATE TABLE api_keys (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    secret_hash TEXT NOT NULL UNIQUE,
+    prefix TEXT NOT NULL,
+    admin BOOLEAN NOT NULL DEFAULT FALSE,
+    rate_per_minute INTEGER NOT NULL DEFAULT 0,
+    daily_jobs INTEGER NOT NULL DEFAULT 0,
+    created_ms BIGINT NOT NULL,
+    revoked_ms BIGINT NOT NULL DEFAULT 0
+);
 )sql",
 };
 

@@ -1,4 +1,4 @@
-// Versioned schema migrations for the PostgreSQL adapters (jobs and blobs), recorded in
+// Versioned schema migrations for the PostgreSQL adapters (jobs, blobs and API keys), recorded in
 // schema_migrations like the SQLite adapter's. Safe to run from many processes at once: an
 // advisory lock serializes them, so the processes of a deployment can all start together.
 #pragma once
