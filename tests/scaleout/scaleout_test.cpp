@@ -287,6 +287,59 @@ TEST(ScaleOutKeys, KeysLiveInPostgresAndEveryNodeSeesThemAndTheirRevocation) {
     for (int node = 0; node < 2; ++node) EXPECT_EQ(GetJobsStatus(cluster, node, secret), 401) << "node " << node;
 }
 
+// Waits, if needed, until a fresh clock minute has enough time left for a burst of requests, so a
+// minute boundary (where the shared fixed window restarts) cannot fall inside it.
+void WaitForRoomInThisMinute(std::chrono::seconds room) {
+    using namespace std::chrono;
+    const auto into = duration_cast<milliseconds>(system_clock::now().time_since_epoch()) % minutes(1);
+    if (minutes(1) - into < room) std::this_thread::sleep_for(minutes(1) - into + milliseconds(200));
+}
+
+TEST(ScaleOutKeys, RateLimitAndDailyQuotaHoldAcrossApiNodes) {
+    LABHOUSE_REQUIRE_SERVICES();
+    Cluster cluster({2, 0, 3, {"--auth", "keys"}});
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+
+    // 6 requests a minute for the key, whichever node takes them: per process it would be 12.
+    const auto [rate_id, rate_secret] = CreateKey(cluster, {"--rate", "6"});
+    ASSERT_FALSE(rate_secret.empty());
+    WaitForRoomInThisMinute(std::chrono::seconds(15));
+    int admitted = 0;
+    std::vector<std::string> retry_after;
+    for (int i = 0; i < 10; ++i) {
+        auto client = cluster.Api(i % 2);
+        client->set_bearer_token_auth(rate_secret.c_str());
+        auto res = client->Get("/api/v1/jobs");
+        ASSERT_TRUE(res);
+        if (res->status == 200) ++admitted;
+        else if (res->status == 429) retry_after.push_back(res->get_header_value("Retry-After"));
+        else ADD_FAILURE() << res->status << " " << res->body;
+    }
+    EXPECT_EQ(admitted, 6) << "the limit is global, not per node";
+    ASSERT_EQ(retry_after.size(), 4u);
+    for (const auto& value : retry_after) {
+        ASSERT_FALSE(value.empty());
+        EXPECT_GE(std::stoi(value), 1);
+        EXPECT_LE(std::stoi(value), 60);
+    }
+
+    // 3 jobs a day, counted from the shared database: the fourth is refused on either node.
+    const auto [quota_id, quota_secret] = CreateKey(cluster, {"--daily-jobs", "3"});
+    ASSERT_FALSE(quota_secret.empty());
+    int created = 0, refused = 0;
+    for (int i = 0; i < 5; ++i) {
+        auto client = cluster.Api(i % 2);
+        client->set_bearer_token_auth(quota_secret.c_str());
+        auto res = client->Post("/api/v1/jobs", Form(PngBytes(32, 32), {{"backend", "classic"}, {"style", "cartoon"}}));
+        ASSERT_TRUE(res);
+        if (res->status == 202) ++created;
+        else if (res->status == 429 && !res->get_header_value("Retry-After").empty()) ++refused;
+        else ADD_FAILURE() << res->status << " " << res->body;
+    }
+    EXPECT_EQ(created, 3);
+    EXPECT_EQ(refused, 2);
+}
+
 TEST(ScaleOutConfig, AWorkerRefusesTheEmbeddedDatabase) {
     TempDir dir;
     auto [code, output] = RunLabhouse({"worker", "--data-dir", dir.path().string()});

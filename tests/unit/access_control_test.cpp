@@ -1,5 +1,5 @@
-// AccessControl and the SQLite key store: secrets, hashing, revocation, the per-key token bucket
-// and the daily quota, on a manual clock.
+// AccessControl and the SQLite key store: secrets, hashing, revocation, the per-key token bucket,
+// a shared rate limiter (and the fallback when it fails) and the daily quota, on a manual clock.
 #include <gtest/gtest.h>
 
 #include <set>
@@ -99,6 +99,36 @@ TEST_F(AccessControlTest, TokenBucketAllowsTheRateThenRefillsOverTime) {
     // Unlimited keys are never throttled.
     const Caller unlimited = Authenticated(Create().secret);
     for (int i = 0; i < 1000; ++i) ASSERT_FALSE(access_->AdmitRequest(unlimited));
+}
+
+// Stands for the Redis limiter of a scale-out deployment: counts per key, or fails on demand.
+class ScriptedLimiter final : public RateLimiter {
+public:
+    Result<std::optional<std::int64_t>> Admit(const std::string& key, int per_minute, std::int64_t) override {
+        if (down) return Unavailable("redis is gone");
+        if (++counts[key] <= per_minute) return std::optional<std::int64_t>{};
+        return std::optional<std::int64_t>{17};
+    }
+    std::map<std::string, int> counts;
+    bool down = false;
+};
+
+TEST_F(AccessControlTest, ASharedLimiterCountsForEveryNodeAndItsOutageFallsBackToThisProcess) {
+    ScriptedLimiter shared;
+    AccessControl node_a(*keys_, *jobs_, clock_, &shared);
+    AccessControl node_b(*keys_, *jobs_, clock_, &shared);
+    const Caller caller = Authenticated(Create({false, 3, 0}).secret);
+    EXPECT_FALSE(node_a.AdmitRequest(caller));
+    EXPECT_FALSE(node_b.AdmitRequest(caller));
+    EXPECT_FALSE(node_a.AdmitRequest(caller));
+    auto throttle = node_b.AdmitRequest(caller);
+    ASSERT_TRUE(throttle) << "the fourth request overall, though node b has seen only two";
+    EXPECT_EQ(throttle->retry_after_s, 17);
+    EXPECT_EQ(shared.counts[caller.key_id], 4);
+    // Redis away: each node limits on its own (3 per minute here) instead of refusing everything.
+    shared.down = true;
+    for (int i = 0; i < 3; ++i) EXPECT_FALSE(node_a.AdmitRequest(caller)) << i;
+    EXPECT_TRUE(node_a.AdmitRequest(caller));
 }
 
 TEST_F(AccessControlTest, DailyQuotaCountsTodaysJobsAndResetsAtMidnightUtc) {

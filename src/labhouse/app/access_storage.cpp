@@ -4,6 +4,9 @@
 #ifdef LABHOUSE_HAVE_POSTGRES
 #include "labhouse/adapters/postgres/postgres_key_repository.h"
 #endif
+#ifdef LABHOUSE_HAVE_REDIS
+#include "labhouse/adapters/redis/redis_rate_limiter.h"
+#endif
 
 namespace labhouse::app {
 
@@ -20,6 +23,16 @@ Result<std::unique_ptr<KeyRepository>> OpenKeyRepository(const AppConfig& config
     }
     LABHOUSE_ASSIGN_OR_RETURN(auto keys, sqlite::SqliteKeyRepository::Open(config.SqlitePath()));
     return std::unique_ptr<KeyRepository>(std::move(keys));
+}
+
+Result<std::unique_ptr<RateLimiter>> OpenSharedRateLimiter(const AppConfig& config) {
+    if (config.queue_url.empty()) return std::unique_ptr<RateLimiter>();
+#ifdef LABHOUSE_HAVE_REDIS
+    LABHOUSE_ASSIGN_OR_RETURN(auto limiter, redis::RedisRateLimiter::Open({config.queue_url}));
+    return std::unique_ptr<RateLimiter>(std::move(limiter));
+#else
+    return Unimplemented("built without Redis (hiredis)");
+#endif
 }
 
 }  // namespace labhouse::app

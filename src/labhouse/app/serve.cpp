@@ -120,13 +120,19 @@ int RunServe(const AppConfig& config) {
     CancelJob cancel(**repo, events, clock);
     // auth=keys: every request (but the UI, health and images) needs a key from `labhouse keys create`.
     std::unique_ptr<KeyRepository> keys;
+    std::unique_ptr<RateLimiter> shared_limits;
     std::unique_ptr<AccessControl> access;
     if (config.auth == "keys") {
         // The configured database's keys: in scale-out, every API node reads the same PostgreSQL table.
         auto opened = OpenKeyRepository(config);
         if (!opened) return Fail(opened.error());
         keys = std::move(*opened);
-        access = std::make_unique<AccessControl>(*keys, **repo, clock);
+        // Scale-out: one request count per key for all API nodes (Redis); the daily quota is
+        // counted from the shared database's jobs either way.
+        auto limiter = OpenSharedRateLimiter(config);
+        if (!limiter) return Fail(limiter.error());
+        shared_limits = std::move(*limiter);
+        access = std::make_unique<AccessControl>(*keys, **repo, clock, shared_limits.get());
         auto all = keys->List();
         const bool any_active =
             all && std::any_of(all->begin(), all->end(), [](const ApiKey& k) { return !k.revoked(); });

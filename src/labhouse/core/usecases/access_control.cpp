@@ -4,6 +4,7 @@
 #include <cmath>
 #include <random>
 
+#include "labhouse/core/base/log.h"
 #include "labhouse/core/base/sha256.h"
 
 namespace labhouse {
@@ -67,8 +68,9 @@ Result<CreatedKey> CreateApiKey(KeyRepository& keys, const Clock& clock, const s
     return created;
 }
 
-AccessControl::AccessControl(const KeyRepository& keys, const JobRepository& jobs, const Clock& clock)
-    : keys_(keys), jobs_(jobs), clock_(clock) {}
+AccessControl::AccessControl(const KeyRepository& keys, const JobRepository& jobs, const Clock& clock,
+                             RateLimiter* shared)
+    : keys_(keys), jobs_(jobs), clock_(clock), shared_(shared) {}
 
 Result<std::optional<Caller>> AccessControl::Authenticate(std::string_view secret) const {
     if (secret.size() < 10 || secret.size() > 200) return std::optional<Caller>{};
@@ -81,28 +83,48 @@ Result<std::optional<Caller>> AccessControl::Authenticate(std::string_view secre
     return std::optional<Caller>{Caller{key->id, key->admin, key->rate_per_minute, key->daily_jobs}};
 }
 
-std::optional<Throttle> AccessControl::AdmitRequest(const Caller& caller) {
-    if (caller.rate_per_minute <= 0) return std::nullopt;
-    const double capacity = caller.rate_per_minute;
+Result<std::optional<std::int64_t>> TokenBucketRateLimiter::Admit(const std::string& key, int per_minute,
+                                                                  std::int64_t now_ms) {
+    const double capacity = per_minute;
     const double per_ms = capacity / 60000.0;
-    const std::int64_t now = clock_.NowMs();
     std::lock_guard lock(mutex_);
-    auto [it, inserted] = buckets_.try_emplace(caller.key_id, Bucket{capacity, now});
+    auto [it, inserted] = buckets_.try_emplace(key, Bucket{capacity, now_ms});
     Bucket& bucket = it->second;
     if (!inserted) {
         // Capped at the current capacity, so a limit lowered since the bucket filled applies at once.
-        const auto elapsed = std::max<std::int64_t>(0, now - bucket.updated_ms);
+        const auto elapsed = std::max<std::int64_t>(0, now_ms - bucket.updated_ms);
         bucket.tokens = std::min(capacity, bucket.tokens + per_ms * static_cast<double>(elapsed));
-        bucket.updated_ms = now;
+        bucket.updated_ms = now_ms;
     }
     if (bucket.tokens >= 1.0) {
         bucket.tokens -= 1.0;
-        return std::nullopt;
+        return std::optional<std::int64_t>{};
     }
     const double wait_ms = (1.0 - bucket.tokens) / per_ms;
-    const auto retry = static_cast<std::int64_t>(std::ceil(wait_ms / 1000.0));
+    return std::optional<std::int64_t>{
+        std::max<std::int64_t>(1, static_cast<std::int64_t>(std::ceil(wait_ms / 1000.0)))};
+}
+
+std::optional<Throttle> AccessControl::AdmitRequest(const Caller& caller) {
+    if (caller.rate_per_minute <= 0) return std::nullopt;
+    const std::int64_t now = clock_.NowMs();
+    Result<std::optional<std::int64_t>> retry = std::optional<std::int64_t>{};
+    if (shared_ != nullptr) retry = shared_->Admit(caller.key_id, caller.rate_per_minute, now);
+    if (shared_ == nullptr || !retry) {
+        // Without the shared counter every node still limits on its own: a Redis outage loosens the
+        // limit (to one per node) instead of refusing or waving through every request.
+        if (shared_ != nullptr) {
+            std::int64_t last = shared_failure_logged_ms_.load();
+            if (now - last >= 60'000 && shared_failure_logged_ms_.compare_exchange_strong(last, now)) {
+                Log(LogLevel::kWarn, "rate_limit_store_failed",
+                    {{"message", retry.error().message}, {"fallback", "per-process token bucket"}});
+            }
+        }
+        retry = local_.Admit(caller.key_id, caller.rate_per_minute, now);
+    }
+    if (!retry || !*retry) return std::nullopt;
     return Throttle{"rate limit of " + std::to_string(caller.rate_per_minute) + " requests per minute exceeded",
-                    std::max<std::int64_t>(1, retry)};
+                    **retry};
 }
 
 Result<std::optional<Throttle>> AccessControl::AdmitJob(const Caller& caller) const {
