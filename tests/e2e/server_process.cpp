@@ -97,6 +97,20 @@ void ServerProcess::Kill() {
     pid_ = -1;
 }
 
+int ServerProcess::WaitForExit(int timeout_s) {
+    if (pid_ <= 0) return -1;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
+    while (std::chrono::steady_clock::now() < deadline) {
+        int status = 0;
+        if (waitpid(pid_, &status, WNOHANG) == pid_) {
+            pid_ = -1;
+            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return -1;
+}
+
 int ServerProcess::Terminate() {
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);

@@ -26,6 +26,9 @@ public:
     bool Start();
     void Kill();          // SIGKILL, and reap
     int Terminate();      // SIGTERM; returns the exit status (-1 on timeout)
+    // Waits for the process to end on its own; its exit status (128+signal when killed), or -1 on
+    // timeout.
+    int WaitForExit(int timeout_s);
     bool Running() const { return pid_ > 0; }
     int port() const { return port_; }
     std::string Log() const;

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <csignal>
+#include <cstdlib>
 #include <filesystem>
 #include <iostream>
 #include <thread>
@@ -114,6 +115,13 @@ int RunServe(const AppConfig& config) {
     } else if (!recovered->empty()) {
         Log(LogLevel::kWarn, "jobs_recovered", {{"count", std::to_string(recovered->size())}});
     }
+    // A crash between storing a blob and committing the row that refers to it (an upload, or a
+    // result before "done") leaves a file nobody refers to; the re-run writes its own.
+    if (storage->sweep_orphan_blobs) {
+        auto swept = storage->sweep_orphan_blobs();
+        if (!swept) return Fail(swept.error());
+        if (*swept > 0) Log(LogLevel::kWarn, "orphan_blobs_removed", {{"count", std::to_string(*swept)}});
+    }
 
     SubmitJob submit(**repo, **blobs, codec, queue, events, backends, clock,
                      {config.max_upload_bytes, config.max_pixels, config.max_attempts});
@@ -183,8 +191,14 @@ int RunServe(const AppConfig& config) {
     auto port = server.Bind();
     if (!port) return Fail(port.error());
 
-    WorkerPool pool({jobs, **blobs, codec, events, queue, backends, clock, metrics},
-                    {config.workers, std::int64_t{config.lease_seconds} * 1000, std::string("labhouse ") + kVersion});
+    WorkerPoolOptions pool_options{config.workers, std::int64_t{config.lease_seconds} * 1000,
+                                   std::string("labhouse ") + kVersion};
+    // Test-only fault (tests/e2e/fault_process_test.cpp): die like kill -9 between "result stored"
+    // and "job marked succeeded", to prove a restart neither loses nor duplicates the job.
+    if (const char* crash = std::getenv("LABHOUSE_TEST_CRASH_AFTER_RESULT_STORED"); crash && *crash == '1') {
+        pool_options.after_result_stored = [] { ::raise(SIGKILL); };
+    }
+    WorkerPool pool({jobs, **blobs, codec, events, queue, backends, clock, metrics}, pool_options);
     pool.Start();
 
     std::thread signal_thread([&] {

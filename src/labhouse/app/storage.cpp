@@ -42,6 +42,9 @@ Status OpenDatabase(const AppConfig& config, Storage& storage) {
     }
     LABHOUSE_ASSIGN_OR_RETURN(auto jobs, sqlite::SqliteJobRepository::Open(config.SqlitePath()));
     LABHOUSE_ASSIGN_OR_RETURN(auto blobs, fs::FsBlobStore::Open(std::filesystem::path(config.data_dir) / "blobs"));
+    storage.sweep_orphan_blobs = [fs = blobs.get(), repo = jobs.get()]() {
+        return fs->SweepOrphans([repo](const std::string& id) { return repo->BlobInUse(id); });
+    };
     storage.jobs = std::move(jobs);
     storage.blobs = std::move(blobs);
     storage.description = "sqlite " + config.SqlitePath();

@@ -9,6 +9,7 @@
 // the repository, and SSE on one node sees another node's jobs by re-reading it).
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -31,6 +32,9 @@ struct Storage {
     // no "every running job is orphaned" recovery at start; expired leases are recovered instead.
     bool shared = false;
     std::string description;  // for the startup log, without secrets
+    // Embedded only (empty otherwise): removes blob files no job refers to and temp files, left by
+    // a crash mid-write. Call while no request or worker runs (at start, holding the data-dir lock).
+    std::function<Result<int>()> sweep_orphan_blobs;
 };
 
 // Opens (and migrates) the configured stores. `consumer` names this process in the Redis consumer

@@ -30,7 +30,7 @@ void WorkerPool::Start() {
     }
     auto add_runner = [&](std::vector<std::string> backends) {
         RunnerOptions runner_options{NewWorkerId(HostPrefix()), options_.lease_ms, std::move(backends),
-                                     options_.engine_version};
+                                     options_.engine_version, options_.after_result_stored};
         runners_.push_back(std::make_unique<JobRunner>(deps_.jobs, deps_.blobs, deps_.codec, deps_.events,
                                                        deps_.backends, deps_.clock, &deps_.metrics, runner_options));
     };

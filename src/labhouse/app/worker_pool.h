@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <memory>
 #include <thread>
 #include <vector>
@@ -31,6 +32,7 @@ struct WorkerPoolOptions {
     std::int64_t lease_ms = 60000;
     std::string engine_version;
     std::chrono::milliseconds idle_poll{1000};
+    std::function<void()> after_result_stored;  // test-only fault hook, see RunnerOptions
 };
 
 class WorkerPool {

@@ -81,6 +81,24 @@ Result<bool> FsBlobStore::Exists(const std::string& id) const {
     return std::filesystem::exists(PathFor(id), ec);
 }
 
+Result<int> FsBlobStore::SweepOrphans(const std::function<Result<bool>(const std::string&)>& in_use) {
+    int removed = 0;
+    std::error_code ec;
+    for (std::filesystem::recursive_directory_iterator it(root_, ec), end; !ec && it != end; it.increment(ec)) {
+        if (!it->is_regular_file(ec)) continue;
+        const std::string name = it->path().filename().string();
+        bool orphan = name.find(".tmp-") != std::string::npos;
+        if (!orphan && IsValidBlobId(name)) {
+            LABHOUSE_ASSIGN_OR_RETURN(bool used, in_use(name));
+            orphan = !used;
+        }
+        std::error_code rm;
+        if (orphan && std::filesystem::remove(it->path(), rm)) ++removed;
+    }
+    if (ec) return Unavailable("cannot list blobs under " + root_.string() + ": " + ec.message());
+    return removed;
+}
+
 Status FsBlobStore::Remove(const std::string& id) {
     if (!IsValidBlobId(id)) return InvalidArgument("malformed blob id");
     std::error_code ec;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 
 #include "labhouse/core/ports/blob_store.h"
 
@@ -17,6 +18,12 @@ public:
     Result<std::string> Get(const std::string& id) const override;
     Result<bool> Exists(const std::string& id) const override;
     Status Remove(const std::string& id) override;
+
+    // Removes temp files left by a crash mid-write, and blobs for which `in_use` says false (a crash
+    // between storing a blob and the row that refers to it). Only for a store nobody else writes
+    // to at the time (the embedded server at start, holding the data-dir lock). Returns how many
+    // files went.
+    Result<int> SweepOrphans(const std::function<Result<bool>(const std::string&)>& in_use);
 
 private:
     explicit FsBlobStore(std::filesystem::path root) : root_(std::move(root)) {}

@@ -73,7 +73,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path) {
         sqlite3_close(db);
         return error;
     }
-    sqlite3_busy_timeout(db, 5000);
+    sqlite3_busy_timeout(db, kBusyTimeoutMs);
     auto database = std::unique_ptr<Database>(new Database(db));
     LABHOUSE_RETURN_IF_ERROR(database->Exec("PRAGMA journal_mode=WAL"));
     LABHOUSE_RETURN_IF_ERROR(database->Exec("PRAGMA synchronous=NORMAL"));

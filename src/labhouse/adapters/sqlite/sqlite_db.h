@@ -14,6 +14,9 @@ struct sqlite3_stmt;
 
 namespace labhouse::sqlite {
 
+// How long a statement waits for another connection's write lock before SQLITE_BUSY.
+constexpr int kBusyTimeoutMs = 5000;
+
 class Statement {
 public:
     Statement(sqlite3* db, sqlite3_stmt* stmt) : db_(db), stmt_(stmt) {}

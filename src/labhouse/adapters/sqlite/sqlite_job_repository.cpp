@@ -1,6 +1,7 @@
 #include "labhouse/adapters/sqlite/sqlite_job_repository.h"
 
 #include <array>
+#include <chrono>
 
 #include "labhouse/support/job_json.h"
 
@@ -124,6 +125,16 @@ private:
     bool open_ = false;
 };
 
+// While another process holds the write lock, each statement waits out the busy timeout with the
+// connection's mutex held; without a bound on the wait for that mutex, a request queued behind the
+// workers' polling would wait for ever instead of getting a 503.
+constexpr auto kConnectionWait = std::chrono::milliseconds(kBusyTimeoutMs);
+#define LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex)                                    \
+    std::unique_lock<std::timed_mutex> lock(mutex, std::defer_lock);                   \
+    if (!lock.try_lock_for(kConnectionWait)) {                                         \
+        return Unavailable("database busy: the connection stayed in use past the busy timeout"); \
+    }
+
 Status NotLeaseHolder(const std::string& id) {
     return FailedPrecondition("job " + id + " is not running under this worker's lease");
 }
@@ -141,7 +152,7 @@ Result<std::unique_ptr<SqliteJobRepository>> SqliteJobRepository::Open(const std
 }
 
 Status SqliteJobRepository::Migrate() {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_RETURN_IF_ERROR(db_->Exec(
         "CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, applied_ms INTEGER NOT NULL)"));
     for (std::size_t i = 0; i < kMigrations.size(); ++i) {
@@ -161,7 +172,7 @@ Status SqliteJobRepository::Migrate() {
 }
 
 Result<int> SqliteJobRepository::SchemaVersion() {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COALESCE(MAX(version), 0) FROM schema_migrations"));
     LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Step());
     return row ? static_cast<int>(stmt.Int(0)) : 0;
@@ -175,13 +186,13 @@ Result<Job> SqliteJobRepository::GetLocked(const std::string& id) const {
 }
 
 Result<Job> SqliteJobRepository::Get(const std::string& id) const {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return GetLocked(id);
 }
 
 Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
     LABHOUSE_RETURN_IF_ERROR(CheckInputMatchesKind(job));
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     Transaction tx(*db_);
     LABHOUSE_RETURN_IF_ERROR(tx.Begin());
     if (!job.idempotency_key.empty()) {
@@ -225,7 +236,7 @@ Result<JobPage> SqliteJobRepository::List(const JobListQuery& query) const {
         }
         before = std::stoll(query.cursor);
     }
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     std::string sql = std::string("SELECT ") + kColumns + " FROM jobs WHERE seq < ?";
     if (query.state) sql += " AND state = ?";
     if (query.owner) sql += " AND owner = ?";
@@ -253,7 +264,7 @@ Result<JobPage> SqliteJobRepository::List(const JobListQuery& query) const {
 }
 
 Result<std::map<JobState, std::int64_t>> SqliteJobRepository::CountByState() const {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     std::map<JobState, std::int64_t> counts;
     for (JobState s : {JobState::kQueued, JobState::kRunning, JobState::kSucceeded, JobState::kFailed,
                        JobState::kCanceled}) {
@@ -269,7 +280,7 @@ Result<std::map<JobState, std::int64_t>> SqliteJobRepository::CountByState() con
 }
 
 Result<std::int64_t> SqliteJobRepository::QueuePosition(const std::string& id) const {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
         "SELECT (SELECT COUNT(*) FROM jobs q WHERE q.state = 'queued' AND q.seq < j.seq), j.state "
         "FROM jobs j WHERE j.id = ?"));
@@ -280,7 +291,7 @@ Result<std::int64_t> SqliteJobRepository::QueuePosition(const std::string& id) c
 }
 
 Result<std::optional<Job>> SqliteJobRepository::ClaimNext(const ClaimRequest& request) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     Transaction tx(*db_);
     LABHOUSE_RETURN_IF_ERROR(tx.Begin());
     std::string sql = "SELECT id FROM jobs WHERE state = 'queued'";
@@ -332,13 +343,13 @@ Result<LeaseStatus> SqliteJobRepository::RenewLocked(const std::string& id, cons
 
 Result<LeaseStatus> SqliteJobRepository::ReportProgress(const std::string& id, const std::string& worker_id,
                                                         const JobProgress& progress, std::int64_t lease_until_ms) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return RenewLocked(id, worker_id, &progress, lease_until_ms);
 }
 
 Result<LeaseStatus> SqliteJobRepository::ExtendLease(const std::string& id, const std::string& worker_id,
                                                      std::int64_t lease_until_ms) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return RenewLocked(id, worker_id, nullptr, lease_until_ms);
 }
 
@@ -356,7 +367,7 @@ Status SqliteJobRepository::FinishLocked(const std::string& id, const std::strin
 Status SqliteJobRepository::MarkSucceeded(const std::string& id, const std::string& worker_id,
                                           const std::string& result_blob,
                                           const std::map<std::string, std::string>& result_meta, std::int64_t now_ms) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return FinishLocked(id, worker_id,
                         "state = 'succeeded', result_blob = ?, result_meta = ?, finished_ms = ?, "
                         "progress_stage = 'done', progress_step = progress_total",
@@ -368,7 +379,7 @@ Status SqliteJobRepository::MarkSucceeded(const std::string& id, const std::stri
 
 Status SqliteJobRepository::MarkFailed(const std::string& id, const std::string& worker_id, const JobError& error,
                                        std::int64_t now_ms) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return FinishLocked(id, worker_id, "state = 'failed', error_code = ?, error_message = ?, finished_ms = ?",
                         [&](Statement& s) {
                             s.Bind(1, error.code).Bind(2, error.message).Bind(3, now_ms).Bind(4, id).Bind(5, worker_id);
@@ -376,13 +387,13 @@ Status SqliteJobRepository::MarkFailed(const std::string& id, const std::string&
 }
 
 Status SqliteJobRepository::MarkCanceled(const std::string& id, const std::string& worker_id, std::int64_t now_ms) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return FinishLocked(id, worker_id, "state = 'canceled', finished_ms = ?",
                         [&](Statement& s) { s.Bind(1, now_ms).Bind(2, id).Bind(3, worker_id); });
 }
 
 Status SqliteJobRepository::Release(const std::string& id, const std::string& worker_id) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     return FinishLocked(id, worker_id,
                         "state = 'queued', attempts = MAX(attempts - 1, 0), progress_stage = 'queued', "
                         "progress_step = 0, progress_total = 0",
@@ -390,7 +401,7 @@ Status SqliteJobRepository::Release(const std::string& id, const std::string& wo
 }
 
 Result<Job> SqliteJobRepository::RequestCancel(const std::string& id, std::int64_t now_ms) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     Transaction tx(*db_);
     LABHOUSE_RETURN_IF_ERROR(tx.Begin());
     LABHOUSE_ASSIGN_OR_RETURN(Job job, GetLocked(id));
@@ -408,7 +419,7 @@ Result<Job> SqliteJobRepository::RequestCancel(const std::string& id, std::int64
 }
 
 Result<std::vector<std::string>> SqliteJobRepository::RecoverExpired(std::int64_t now_ms, bool all_running) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     Transaction tx(*db_);
     LABHOUSE_RETURN_IF_ERROR(tx.Begin());
     LABHOUSE_ASSIGN_OR_RETURN(auto find, db_->Prepare(
@@ -446,7 +457,7 @@ Result<std::vector<std::string>> SqliteJobRepository::RecoverExpired(std::int64_
 }
 
 Result<std::vector<std::string>> SqliteJobRepository::Delete(const std::string& id) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     Transaction tx(*db_);
     LABHOUSE_RETURN_IF_ERROR(tx.Begin());
     LABHOUSE_ASSIGN_OR_RETURN(Job job, GetLocked(id));
@@ -464,7 +475,7 @@ Result<std::vector<std::string>> SqliteJobRepository::Delete(const std::string& 
 }
 
 Result<bool> SqliteJobRepository::BlobInUse(const std::string& blob_id) const {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
         "SELECT 1 FROM jobs WHERE input_blob = ?1 OR result_blob = ?1 OR instr(params, ?1) > 0 LIMIT 1"));
     LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Bind(1, blob_id).Step());
@@ -472,14 +483,14 @@ Result<bool> SqliteJobRepository::BlobInUse(const std::string& blob_id) const {
 }
 
 Result<std::int64_t> SqliteJobRepository::CountCreatedSince(const std::string& owner, std::int64_t since_ms) const {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare("SELECT COUNT(*) FROM jobs WHERE owner = ? AND created_ms >= ?"));
     LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Bind(1, owner).Bind(2, since_ms).Step());
     return row ? stmt.Int(0) : 0;
 }
 
 Status SqliteJobRepository::RecordWebhookDelivery(const std::string& id, const std::string& summary) {
-    std::lock_guard lock(mutex_);
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_ASSIGN_OR_RETURN(
         auto stmt, db_->Prepare("UPDATE jobs SET result_meta = json_set(result_meta, '$.webhook', ?) WHERE id = ?"));
     LABHOUSE_RETURN_IF_ERROR(stmt.Bind(1, summary).Bind(2, id).Run());

@@ -54,7 +54,9 @@ private:
     Status FinishLocked(const std::string& id, const std::string& worker_id, const std::string& sql_set,
                         const std::function<void(Statement&)>& bind);
 
-    mutable std::mutex mutex_;
+    // Timed: a caller waits at most kConnectionWait for the connection (behind callers that are
+    // themselves waiting out SQLite's busy timeout) before it gets kUnavailable.
+    mutable std::timed_mutex mutex_;
     std::unique_ptr<Database> db_;
 };
 

@@ -209,6 +209,7 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     auto blob = blobs_.Put(*png);
     // A full disk or a storage outage fails the job cleanly: no result row points at a partial file.
     if (!blob) return fail(blob.error());
+    if (options_.after_result_stored) options_.after_result_stored();
     LABHOUSE_RETURN_IF_ERROR(jobs_.MarkSucceeded(job.id, options_.worker_id, *blob, meta, clock_.NowMs()));
     JobProgress done{"done", job.progress.total, job.progress.total, 0};
     events_.Publish({job.id, JobState::kSucceeded, done, std::nullopt});

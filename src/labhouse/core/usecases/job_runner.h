@@ -25,6 +25,9 @@ struct RunnerOptions {
     std::int64_t lease_ms = 60000;
     std::vector<std::string> backends;  // which backends this runner takes; empty = all
     std::string engine_version = "labhouse";
+    // Test-only fault hook: runs after the result blob is stored and before the job is marked
+    // succeeded (the e2e fault test kills the process there). Empty in production.
+    std::function<void()> after_result_stored;
 };
 
 // Why a run ended, for logs and tests.
