@@ -5,6 +5,8 @@
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
 
+#include <sys/mman.h>
+
 #include <cstdlib>
 #include <mutex>
 #include <new>
@@ -17,6 +19,10 @@ namespace {
 constexpr std::size_t kAlign = 64;
 constexpr std::size_t kHeader = 64;  // keeps the payload 64-byte aligned
 constexpr std::size_t kMinCached = 256 << 10;
+// Blocks from 4 MiB up are 2 MiB-aligned and asked to use transparent huge pages: a cold VAE
+// activation (134 MB) then costs ~64 faults instead of ~33,000, and fewer TLB misses.
+constexpr std::size_t kHugeFrom = 4 << 20;
+constexpr std::size_t kHugePage = 2 << 20;
 
 struct Header {
     std::size_t size_class;  // payload bytes; 0 = not cached (plain malloc'd block)
@@ -40,7 +46,9 @@ public:
         if (size_class != 0) base = Self().Take(size_class);
         if (base == nullptr) {
             const std::size_t bytes = (size_class != 0 ? size_class : n) + kHeader;
-            if (posix_memalign(&base, kAlign, bytes) != 0) throw std::bad_alloc();
+            const bool huge = bytes >= kHugeFrom;
+            if (posix_memalign(&base, huge ? kHugePage : kAlign, bytes) != 0) throw std::bad_alloc();
+            if (huge) madvise(base, bytes / kHugePage * kHugePage, MADV_HUGEPAGE);  // a hint; errors ignored
             static_cast<Header*>(base)->size_class = size_class;
         }
         void* payload = static_cast<char*>(base) + kHeader;

@@ -212,8 +212,13 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         SdxlGenerationResult result;
         const auto total_start = Clock::now();
 
+        const bool low_memory = m.options.weight_mode == WeightMode::kLowMemory;
         // --- text encoders (sections 2.4, 3) ---
         auto start = Clock::now();
+        if (low_memory) {
+            w.PopulateMapped(kClipLPrefix);
+            w.PopulateMapped(kClipGPrefix);
+        }
         auto encode = [&](const std::vector<std::string>& texts) {
             std::vector<int64_t> ids_l, ids_g;
             for (const auto& text : texts) {
@@ -248,7 +253,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         at::Tensor size_emb = TimestepEmbedding(sizes, size_dim).reshape({1, 6 * size_dim}).to(options);
         at::Tensor y = at::cat({pooled.to(options), size_emb.expand({pooled.size(0), 6 * size_dim})}, 1);
         context = context.to(options);
-        if (m.options.weight_mode == WeightMode::kLowMemory) {
+        if (low_memory) {
             // Keep the resident set to one stage's weights (issue 5: <= 8.8 GB in low-memory mode).
             w.DropMapped(kClipLPrefix);
             w.DropMapped(kClipGPrefix);
@@ -285,6 +290,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         }
 
         // --- UNet sampling loop (section 6) ---
+        if (low_memory) w.PopulateMapped(kUnetPrefix);
         const int total_steps = static_cast<int>(sigmas.size()) - 1;
         auto step_start = Clock::now();
         const auto unet_start = Clock::now();
@@ -313,7 +319,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         };
         x = RunSampler(sampler, sigmas, x, hooks);
         if (!x.defined()) return Cancelled("generation cancelled between sampling steps");
-        if (m.options.weight_mode == WeightMode::kLowMemory) w.DropMapped(kUnetPrefix);
+        if (low_memory) w.DropMapped(kUnetPrefix);
         result.meta["seconds_unet"] = Fmt(Seconds(unet_start));
 
         // --- VAE decode (section 5.2): z / scale -> decoder -> clamp((x + 1) / 2) * 255, rounded as diffusers ---

@@ -74,6 +74,22 @@ void DropMappedPages(const SourceTensor& tensor) {
     }
 }
 
+// Maps the file pages of a tensor into the page tables in one call (MADV_POPULATE_READ, Linux
+// 5.14+; ignored where unsupported) instead of one minor fault per 4 KiB on first touch.
+void PopulateMappedPages(const SourceTensor& tensor) {
+#ifdef MADV_POPULATE_READ
+    static const auto page = static_cast<std::uintptr_t>(sysconf(_SC_PAGESIZE));
+    for (const auto& [file, info] : tensor.parts) {
+        const auto begin = reinterpret_cast<std::uintptr_t>(file->Data(*info));
+        const std::uintptr_t first = begin / page * page;
+        const std::uintptr_t last = (begin + (info->end - info->begin) + page - 1) / page * page;
+        if (last > first) madvise(reinterpret_cast<void*>(first), last - first, MADV_POPULATE_READ);
+    }
+#else
+    (void)tensor;
+#endif
+}
+
 at::Tensor ToCompute(const at::Tensor& raw, at::Device device, at::ScalarType dtype) {
     if (device.is_cpu() && dtype == at::kFloat) return ToFloat32(raw);
     return raw.to(device, dtype);
@@ -97,6 +113,13 @@ void WeightStore::DropMapped(const std::string& prefix) const {
     for (const auto& [name, info] : source_->tensors()) {
         if (name.rfind(prefix, 0) != 0 || converted_.count(name) != 0) continue;
         if (const SourceTensor* tensor = source_->Find(name)) DropMappedPages(*tensor);
+    }
+}
+
+void WeightStore::PopulateMapped(const std::string& prefix) const {
+    for (const auto& [name, info] : source_->tensors()) {
+        if (name.rfind(prefix, 0) != 0 || converted_.count(name) != 0) continue;
+        if (const SourceTensor* tensor = source_->Find(name)) PopulateMappedPages(*tensor);
     }
 }
 

@@ -31,6 +31,8 @@ public:
     // Low-memory mode: lets the kernel take back the mapped file pages of every tensor under
     // `prefix` (a finished stage's weights); they are read again from the page cache on next use.
     void DropMapped(const std::string& prefix) const;
+    // Low-memory mode, before a stage: maps those pages in bulk rather than fault by fault.
+    void PopulateMapped(const std::string& prefix) const;
     at::Device device() const { return device_; }
     at::ScalarType dtype() const { return dtype_; }
     // A view that prefixes every name (e.g. "model.diffusion_model.").
