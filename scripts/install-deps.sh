@@ -9,7 +9,7 @@ mode="${1:-run}"
 packages=(
   build-essential cmake ninja-build pkg-config ccache git ca-certificates
   libcpp-httplib-dev nlohmann-json3-dev libsqlite3-dev sqlite3 libspdlog-dev libcli11-dev
-  libcurl4-openssl-dev libssl-dev zlib1g-dev
+  libcurl4-openssl-dev libssl-dev zlib1g-dev libwebp-dev
   libopencv-dev
   libtorch-dev libopenblas0-openmp
   libdlib-dev libdlib-data
@@ -22,7 +22,7 @@ if [ "$mode" = "test" ]; then
     libgtest-dev libgmock-dev libbenchmark-dev python3
     wrk nginx-light redis-server postgresql
     facedetect python3-skimage chromium
-    clang libclang-rt-14-dev
+    clang libclang-rt-14-dev  # libFuzzer and the sanitizer runtimes (scripts/fuzz.sh)
   )
 fi
 

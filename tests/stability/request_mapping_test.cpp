@@ -247,5 +247,34 @@ TEST(StabilityResponses, ParsesAllThreeSuccessShapes) {
     EXPECT_FALSE(DecodeBase64("a$bc"));
 }
 
+// Fuzz finding (fuzz_stability_response, UBSan): a float seed outside int64's range was converted
+// with a plain cast, which is undefined behaviour. Such a seed is now simply absent.
+TEST(StabilityResponses, OutOfRangeSeedsAreDroppedNotConverted) {
+    const std::map<std::string, std::string> json_type = {{"content-type", "application/json"}};
+    for (const char* seed : {"1e300", "-1e300", "-2.5", "18446744073709551615"}) {
+        auto image = ParseGenerated(
+            Answer(200, std::string(R"({"artifacts":[{"base64":"aGVsbG8=","seed":)") + seed + "}]}", json_type));
+        ASSERT_TRUE(image) << seed;
+        EXPECT_EQ(image->seed, std::nullopt) << seed;
+    }
+    auto fractional = ParseGenerated(Answer(200, R"({"image":"aGk=","seed":4294967295.0})", json_type));
+    ASSERT_TRUE(fractional);
+    EXPECT_EQ(fractional->seed, 4294967295LL);
+}
+
+// Fuzz finding (fuzz_stability_response, uncaught exception): json::value() threw type_error when
+// an error body's "name" (or an artifact's finishReason) was not a string, out of ClassifyFailure
+// and ParseGenerated. Such a field now counts as absent.
+TEST(StabilityResponses, FieldsOfTheWrongTypeAreIgnoredNotThrown) {
+    const std::string key = "sk-KEYkey123456789";
+    auto failure = ClassifyFailure(Answer(400, R"({"id":"x","name":["prompt"],"errors":["too long"]})"), key);
+    EXPECT_EQ(failure.error.code, ErrorCode::kInvalidArgument);
+    EXPECT_NE(failure.error.message.find("too long"), std::string::npos);
+    auto image = ParseGenerated(Answer(200, R"({"artifacts":[{"base64":"aGVsbG8=","finishReason":{"x":1}}]})",
+                                       {{"content-type", "application/json"}}));
+    ASSERT_TRUE(image);
+    EXPECT_EQ(image->finish_reason, "SUCCESS");
+}
+
 }  // namespace
 }  // namespace labhouse::stability

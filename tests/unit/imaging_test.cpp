@@ -78,6 +78,30 @@ TEST(OpenCvImageCodec, TruncatedFilesAreRefused) {
     EXPECT_EQ(cut_jpeg.error().code, ErrorCode::kInvalidArgument);
 }
 
+// Fuzz finding (fuzz_image, OOM): a file our header reader takes for a small WebP but whose VP8L
+// header libwebp refuses, with "DICM" at offset 128. OpenCV's WebP decoder declined it, the DICOM
+// decoder claimed it and GDCM allocated 4 GiB. Decode must refuse it without handing it to OpenCV.
+TEST(OpenCvImageCodec, WebpThatOpenCvWouldDecodeAsSomethingElseIsRefused) {
+    const std::string bytes(
+        "\x52\x49\x46\x46\x19\x00\x00\x00\x57\x45\x42\x50\x56\x50\x38\x4c\x09\x00\x23\x00\x2f\x07\xc0\x01"
+        "\x00\x00\x00\x00\x00\x00\x00\x42\x4d\x62\xbd\x00\x00\x00\x00\x00\x00\x00\x36\x00\x00\x00\x00\x28"
+        "\x52\x49\x46\x46\x19\x00\x00\x00\x57\x45\x42\x50\x56\x50\x38\x20\x56\x50\x38\x4c\x0d\x00\x00\x00"
+        "\x2f\x07\x40\x00\x00\x00\x42\x4d\x62\xbd\x00\x00\x00\x00\x00\x00\x00\x00\x42\x4d\x62\xbd\x00\x00"
+        "\x00\x00\x00\x00\x00\x36\x00\x3b\x1e\x06\x00\x10\x61\x00\x00\x19\x00\x00\x00\x57\x45\x42\x50\x56"
+        "\xba\xba\xba\xba\xba\xba\xba\xba\x44\x49\x43\x4d\xba\xba\xba\x44\x4f\x42\x00\xd8\xff\xc0\x00\x00"
+        "\x62\x6d\x70\x00\x00\x00\x13\x18\x46\x00\x00\x00\x00\x00\x06\x00\x18\x00\x00\x00\x00\x00\x13\x19"
+        "\x00\x00\x00\xba\x00\x00\x57\x45\x52\xba",
+        178);
+    OpenCvImageCodec codec;
+    ASSERT_TRUE(imaging::ReadImageHeader(bytes)) << "the input must still pass the header sniffing";
+    auto image = codec.Decode(bytes);
+    ASSERT_FALSE(image);
+    EXPECT_EQ(image.error().code, ErrorCode::kInvalidArgument);
+    auto webp = codec.Decode(EncodeAs(GradientImage(37, 21), ".webp"));  // a real WebP still decodes
+    ASSERT_TRUE(webp) << webp.error().message;
+    EXPECT_EQ(webp->width, 37);
+}
+
 TEST(OpenCvImageCodec, DecodeAppliesExifOrientation) {
     OpenCvImageCodec codec;
     const std::string jpeg = testing::JpegBytes(40, 20);

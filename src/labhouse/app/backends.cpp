@@ -12,15 +12,6 @@
 
 namespace labhouse::app {
 
-stability::StabilityConfig StabilityConfigFrom(const AppConfig& config) {
-    stability::StabilityConfig stability;
-    stability.api_key = config.stability_api_key;
-    stability.base_url = config.stability_api_url;
-    stability.engine = config.stability_engine;
-    stability.max_concurrency = config.stability_concurrency;
-    return stability;
-}
-
 void RegisterBackends(BackendRegistry& registry, const AppConfig& config, const ImageCodec& codec) {
     // BACKENDS: most capable first; "auto" takes the first available one that accepts the job.
 #ifdef LABHOUSE_HAVE_TORCH

@@ -20,6 +20,17 @@ std::string RedactUrl(const std::string& url) {
 }
 }  // namespace
 
+// Here rather than in backends.cpp: AppConfig::Validate needs it, and config.cpp must build
+// without the backends (the fuzz target tests/fuzz/fuzz_config.cpp compiles it alone).
+stability::StabilityConfig StabilityConfigFrom(const AppConfig& config) {
+    stability::StabilityConfig stability;
+    stability.api_key = config.stability_api_key;
+    stability.base_url = config.stability_api_url;
+    stability.engine = config.stability_engine;
+    stability.max_concurrency = config.stability_concurrency;
+    return stability;
+}
+
 Status AppConfig::Validate() const {
     if (port < 0 || port > 65535) return InvalidArgument("port must be between 0 and 65535");
     if (workers < 0 || workers > 64) return InvalidArgument("workers must be between 0 and 64");

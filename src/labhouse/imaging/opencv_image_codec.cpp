@@ -1,5 +1,6 @@
 #include "labhouse/imaging/opencv_image_codec.h"
 
+#include <webp/decode.h>
 #include <zlib.h>
 
 #include <opencv2/imgcodecs.hpp>
@@ -31,6 +32,26 @@ std::string Chunk(const std::string& type, const std::string& data) {
     crc = crc32(crc, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size()));
     PutBe32(out, static_cast<std::uint32_t>(crc));
     return out;
+}
+
+// cv::imdecode picks the first decoder whose signature check accepts the bytes. For WebP that
+// check is libwebp's WebPGetFeatures over the first 32 bytes; when it fails, OpenCV goes on to
+// decoders that look elsewhere (the DICOM one reads "DICM" at offset 128) and a hostile file sniffed
+// as a small WebP can make GDCM allocate gigabytes. So a WebP is decoded only when OpenCV's WebP
+// decoder is the one that will take it, and its own header agrees with ours.
+constexpr std::size_t kOpenCvWebpSignatureBytes = 32;
+
+Status CheckWebpDecodable(std::string_view bytes, const ImageInfo& info) {
+    if (bytes.size() < kOpenCvWebpSignatureBytes) return InvalidArgument("WebP file too short to decode");
+    WebPBitstreamFeatures features;
+    if (WebPGetFeatures(reinterpret_cast<const std::uint8_t*>(bytes.data()), kOpenCvWebpSignatureBytes, &features) !=
+        VP8_STATUS_OK) {
+        return InvalidArgument("malformed WebP header");
+    }
+    if (features.width != info.width || features.height != info.height) {
+        return InvalidArgument("WebP header sizes disagree");
+    }
+    return OkStatus();
 }
 
 }  // namespace
@@ -68,6 +89,7 @@ Result<ImageInfo> OpenCvImageCodec::Probe(std::string_view bytes) const {
 
 Result<Image> OpenCvImageCodec::Decode(std::string_view bytes) const {
     LABHOUSE_ASSIGN_OR_RETURN(ImageInfo info, Probe(bytes));
+    if (info.format == "webp") LABHOUSE_RETURN_IF_ERROR(CheckWebpDecodable(bytes, info));
     cv::Mat mat;
     try {
         const cv::Mat buffer(1, static_cast<int>(bytes.size()), CV_8UC1, const_cast<char*>(bytes.data()));

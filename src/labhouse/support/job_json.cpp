@@ -1,6 +1,45 @@
 #include "labhouse/support/job_json.h"
 
+#include <cmath>
+#include <cstdint>
+#include <limits>
+
 namespace labhouse {
+namespace {
+
+// A whole number in [min, max]. nlohmann's get<int64_t>() on a float is a plain cast, undefined
+// behaviour past the target's range (a fuzz finding: {"seed": 4.2e74}); a float is taken only
+// when it is integral and in range (rows written by older versions may hold 20.0).
+template <class Int>
+Result<Int> WholeNumber(const nlohmann::json& v, const char* name) {
+    constexpr auto kMin = static_cast<std::int64_t>(std::numeric_limits<Int>::min());
+    constexpr auto kMax = static_cast<std::int64_t>(std::numeric_limits<Int>::max());
+    const auto bad = [name] {
+        return InvalidArgument(std::string("params: ") + name + " is not a whole number in range");
+    };
+    if (v.is_number_unsigned()) {
+        const auto value = v.get<std::uint64_t>();
+        if (value > static_cast<std::uint64_t>(kMax)) return bad();
+        return static_cast<Int>(value);
+    }
+    if (v.is_number_integer()) {
+        const auto value = v.get<std::int64_t>();
+        if (value < kMin || value > kMax) return bad();
+        return static_cast<Int>(value);
+    }
+    if (v.is_number_float()) {
+        const double value = v.get<double>();
+        // kMax + 1.0 is exact (a power of two) where kMax itself may round up past the range.
+        if (!(value >= static_cast<double>(kMin) && value < static_cast<double>(kMax) + 1.0) ||
+            value != std::trunc(value)) {
+            return bad();
+        }
+        return static_cast<Int>(value);
+    }
+    return bad();
+}
+
+}  // namespace
 
 nlohmann::json ParamsToJson(const JobParams& p) {
     nlohmann::json j = nlohmann::json::object();
@@ -36,13 +75,13 @@ Result<JobParams> ParamsFromJson(const nlohmann::json& j) {
         p.prompt = j.value("prompt", "");
         p.negative_prompt = j.value("negative_prompt", "");
         if (j.contains("strength")) p.strength = j.at("strength").get<double>();
-        if (j.contains("steps")) p.steps = j.at("steps").get<int>();
+        if (j.contains("steps")) { LABHOUSE_ASSIGN_OR_RETURN(p.steps, WholeNumber<int>(j.at("steps"), "steps")); }
         if (j.contains("guidance")) p.guidance = j.at("guidance").get<double>();
-        if (j.contains("seed")) p.seed = j.at("seed").get<std::int64_t>();
+        if (j.contains("seed")) { LABHOUSE_ASSIGN_OR_RETURN(p.seed, WholeNumber<std::int64_t>(j.at("seed"), "seed")); }
         p.sampler = j.value("sampler", "");
         p.model = j.value("model", "");
-        if (j.contains("width")) p.width = j.at("width").get<int>();
-        if (j.contains("height")) p.height = j.at("height").get<int>();
+        if (j.contains("width")) { LABHOUSE_ASSIGN_OR_RETURN(p.width, WholeNumber<int>(j.at("width"), "width")); }
+        if (j.contains("height")) { LABHOUSE_ASSIGN_OR_RETURN(p.height, WholeNumber<int>(j.at("height"), "height")); }
         if (j.contains("options")) {
             LABHOUSE_ASSIGN_OR_RETURN(p.options, StringMapFromJson(j.at("options")));
         }

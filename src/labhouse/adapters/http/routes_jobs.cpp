@@ -5,79 +5,19 @@
 #include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/error_mapping.h"
 #include "labhouse/adapters/http/job_dto.h"
-#include "labhouse/adapters/http/request_parsing.h"
 #include "labhouse/adapters/http/route_context.h"
+#include "labhouse/adapters/http/submit_form.h"
 #include "labhouse/core/base/ids.h"
 
 namespace labhouse::http {
 namespace {
-
-// Text fields POST /api/v1/jobs accepts, and file fields. Anything else is refused, so a typo
-// ("strenght") is an error instead of a silently ignored setting.
-const std::set<std::string> kTextFields = {"backend", "style",   "prompt", "negative_prompt", "strength",
-                                           "steps",   "guidance", "seed",  "sampler", "model", "engine", "effect",
-                                           "webhook_url", "width", "height"};
-const std::set<std::string> kFileFields = {"image", "reference_image"};
-// Option fields copied into JobParams::options for the backend to read.
-const std::set<std::string> kOptionFields = {"engine", "effect"};
 
 Result<SubmitRequest> ParseSubmit(const RouteContext& ctx, const httplib::Request& req) {
     if (!req.is_multipart_form_data()) {
         return InvalidArgument("POST /api/v1/jobs takes multipart/form-data with an 'image' file (or, for "
                                "text-to-image, width and height)");
     }
-    SubmitRequest request;
-    JobParams& p = request.params;
-    for (const auto& [name, field] : req.files) {
-        const bool is_file = kFileFields.count(name) > 0;
-        if (!is_file && kTextFields.count(name) == 0) {
-            return InvalidArgument("unknown field '" + name + "'");
-        }
-        if (req.files.count(name) > 1) return InvalidArgument("field '" + name + "' given more than once");
-        if (is_file) {
-            if (name == "image") {
-                request.image_bytes = field.content;
-            } else {
-                request.extra_images[name] = field.content;
-            }
-            continue;
-        }
-        const std::string& v = field.content;
-        if (name == "backend") p.backend = v;
-        else if (name == "style") p.style = v;
-        else if (name == "prompt") p.prompt = v;
-        else if (name == "negative_prompt") p.negative_prompt = v;
-        else if (name == "sampler") p.sampler = v;
-        else if (name == "model") p.model = v;
-        else if (name == "strength") { LABHOUSE_ASSIGN_OR_RETURN(p.strength, ParseDouble(name, v, 0.0, 1.0)); }
-        else if (name == "guidance") { LABHOUSE_ASSIGN_OR_RETURN(p.guidance, ParseDouble(name, v, 0.0, 35.0)); }
-        else if (name == "steps") {
-            LABHOUSE_ASSIGN_OR_RETURN(std::int64_t steps, ParseInt(name, v, 1, 150));
-            p.steps = static_cast<int>(steps);
-        } else if (name == "seed") {
-            LABHOUSE_ASSIGN_OR_RETURN(p.seed, ParseInt(name, v, 0, 4294967295LL));
-        } else if (name == "width" || name == "height") {
-            // The range and multiple are checked with the other rules of text-to-image jobs.
-            LABHOUSE_ASSIGN_OR_RETURN(std::int64_t side, ParseInt(name, v, 1, 100000));
-            (name == "width" ? p.width : p.height) = static_cast<int>(side);
-        } else if (name == "webhook_url") {
-            if (!ctx.deps.validate_webhook_url) {
-                return InvalidArgument("webhooks are disabled on this server (LABHOUSE_WEBHOOK_SECRET is not set)");
-            }
-            LABHOUSE_RETURN_IF_ERROR(ctx.deps.validate_webhook_url(v));
-            p.options[name] = v;
-        } else if (kOptionFields.count(name)) {
-            p.options[name] = v;
-        }
-    }
-    // No photo: a text-to-image job, which says how large the image is to be.
-    if (req.files.count("image") == 0) {
-        if (!p.width && !p.height) {
-            return InvalidArgument("missing the 'image' file field (a text-to-image job sends width and height "
-                                   "instead)");
-        }
-        p.kind = JobKind::kTextToImage;
-    }
+    LABHOUSE_ASSIGN_OR_RETURN(SubmitRequest request, ParseSubmitForm(req.files, ctx.deps.validate_webhook_url));
     request.idempotency_key = req.get_header_value("Idempotency-Key");
     return request;
 }
@@ -167,25 +107,9 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
 
     Route(server, ctx, Method::kGet, "/api/v1/jobs", "GET /api/v1/jobs",
           [&ctx](const httplib::Request& req, httplib::Response& res) {
-              JobListQuery query;
-              for (const auto& [key, value] : req.params) {
-                  if (key != "status" && key != "limit" && key != "cursor") {
-                      return SendError(res, InvalidArgument("unknown query parameter '" + key + "'"));
-                  }
-              }
-              if (req.has_param("status") && !req.get_param_value("status").empty()) {
-                  query.state = JobStateFromName(req.get_param_value("status"));
-                  if (!query.state) {
-                      return SendError(res, InvalidArgument("status must be one of queued, running, succeeded, "
-                                                            "failed, canceled"));
-                  }
-              }
-              if (req.has_param("limit")) {
-                  auto limit = ParseInt("limit", req.get_param_value("limit"), 1, 100);
-                  if (!limit) return SendError(res, limit.error());
-                  query.limit = static_cast<int>(*limit);
-              }
-              query.cursor = req.get_param_value("cursor");
+              auto parsed = ParseJobListQuery(req.params);
+              if (!parsed) return SendError(res, parsed.error());
+              JobListQuery query = std::move(*parsed);
               if (!CurrentCaller().admin) query.owner = CurrentCaller().key_id;
               auto page = ctx.deps.jobs.List(query);
               if (!page) return SendError(res, page.error());

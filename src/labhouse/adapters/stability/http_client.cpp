@@ -30,21 +30,7 @@ std::size_t WriteBody(char* data, std::size_t size, std::size_t count, void* use
 }
 
 std::size_t WriteHeader(char* data, std::size_t size, std::size_t count, void* user) {
-    auto* transfer = static_cast<Transfer*>(user);
-    std::string line(data, size * count);
-    if (line.rfind("HTTP/", 0) == 0) {
-        transfer->response.headers.clear();  // a new response (after a redirect or an interim 1xx)
-        return size * count;
-    }
-    const auto colon = line.find(':');
-    if (colon == std::string::npos) return size * count;
-    std::string name = line.substr(0, colon);
-    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
-    std::string value = line.substr(colon + 1);
-    const auto first = value.find_first_not_of(" \t");
-    const auto last = value.find_last_not_of(" \t\r\n");
-    value = first == std::string::npos ? std::string() : value.substr(first, last - first + 1);
-    transfer->response.headers[name] = value;
+    AddHeaderLine(static_cast<Transfer*>(user)->response, std::string_view(data, size * count));
     return size * count;
 }
 
@@ -59,6 +45,23 @@ struct ListDeleter {
 };
 
 }  // namespace
+
+void AddHeaderLine(HttpResponse& response, std::string_view line) {
+    if (line.rfind("HTTP/", 0) == 0) {
+        response.headers.clear();  // a new response (after a redirect or an interim 1xx)
+        return;
+    }
+    const auto colon = line.find(':');
+    if (colon == std::string_view::npos) return;
+    std::string name(line.substr(0, colon));
+    std::transform(name.begin(), name.end(), name.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string_view value = line.substr(colon + 1);
+    const auto first = value.find_first_not_of(" \t");
+    const auto last = value.find_last_not_of(" \t\r\n");
+    // A value of only "\r\n": first is 0 and last is npos, so the length wraps to 0.
+    response.headers[name] = first == std::string_view::npos ? std::string()
+                                                             : std::string(value.substr(first, last - first + 1));
+}
 
 HttpOutcome PerformHttp(const HttpRequest& request, const HttpTimeouts& timeouts,
                         const std::function<bool()>& cancelled) {

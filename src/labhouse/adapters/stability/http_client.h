@@ -8,6 +8,7 @@
 #include <functional>
 #include <map>
 #include <string>
+#include <string_view>
 #include <utility>
 #include <variant>
 #include <vector>
@@ -44,6 +45,11 @@ struct TransportError {
 };
 
 using HttpOutcome = std::variant<HttpResponse, TransportError>;
+
+// Adds one raw header line as libcurl hands it over ("Name: value\r\n") to `response`: the name
+// lower-cased, the value trimmed; a status line ("HTTP/...") starts a new response and clears
+// the headers. Lines without a colon are ignored.
+void AddHeaderLine(HttpResponse& response, std::string_view line);
 
 struct HttpTimeouts {
     std::chrono::milliseconds connect{10'000};

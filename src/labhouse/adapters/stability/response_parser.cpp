@@ -1,6 +1,7 @@
 #include "labhouse/adapters/stability/response_parser.h"
 
 #include <cctype>
+#include <cstdint>
 
 #include <nlohmann/json.hpp>
 
@@ -24,17 +25,35 @@ std::optional<std::int64_t> ParseSeedHeader(const std::string& value) {
 }
 
 std::optional<std::int64_t> SeedFrom(const json& node) {
-    if (node.is_number_integer() || node.is_number_unsigned()) return node.get<std::int64_t>();
-    if (node.is_number_float()) return static_cast<std::int64_t>(node.get<double>());
+    if (node.is_number_unsigned()) {
+        const auto seed = node.get<std::uint64_t>();
+        if (seed > static_cast<std::uint64_t>(INT64_MAX)) return std::nullopt;
+        return static_cast<std::int64_t>(seed);
+    }
+    if (node.is_number_integer()) return node.get<std::int64_t>();
+    if (node.is_number_float()) {
+        // Converting a double outside int64's range is undefined behaviour (a fuzz finding:
+        // {"seed": 1e300}); seeds are 32-bit, so anything else is no seed.
+        const double seed = node.get<double>();
+        if (!(seed >= 0.0 && seed <= 4294967295.0)) return std::nullopt;
+        return static_cast<std::int64_t>(seed);
+    }
     if (node.is_string()) return ParseSeedHeader(node.get<std::string>());
     return std::nullopt;
+}
+
+// obj[key] when it is a string, else `fallback`. json::value() throws type_error for a value of
+// another type (a fuzz finding: {"name": []} in an error body escaped ClassifyFailure).
+std::string StringOr(const json& obj, const std::string& key, const std::string& fallback) {
+    const auto it = obj.find(key);
+    return it != obj.end() && it->is_string() ? it->get<std::string>() : fallback;
 }
 
 // The API's error name and its human message, from either error shape.
 std::pair<std::string, std::string> ErrorDetails(const std::string& body) {
     const json doc = json::parse(body, nullptr, /*allow_exceptions=*/false);
     if (!doc.is_object()) return {"", body.substr(0, 300)};
-    std::string name = doc.value("name", std::string());
+    std::string name = StringOr(doc, "name", "");
     std::string message;
     if (doc.contains("message") && doc["message"].is_string()) {
         message = doc["message"].get<std::string>();
@@ -112,7 +131,7 @@ Result<GeneratedImage> ParseGenerated(const HttpResponse& response) {
         auto bytes = DecodeBase64((*node)[image_key].get<std::string>());
         if (!bytes) return Internal("stability answered 200 with an image that is not valid base64");
         image.bytes = std::move(*bytes);
-        image.finish_reason = node->value(reason_key, std::string("SUCCESS"));
+        image.finish_reason = StringOr(*node, reason_key, "SUCCESS");
         if (node->contains("seed")) image.seed = SeedFrom((*node)["seed"]);
         return image;
     }
