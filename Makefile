@@ -1,9 +1,12 @@
 # labhouse — the two commands that matter:
 #   make run    install what is needed, build, start the service on http://127.0.0.1:8000
-#   make test   install what is needed, build, run every test
+#   make test   install what is needed, build, run every test, then a 10 s smoke run of every
+#               fuzz target (docs/hardening.md)
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+FUZZ_SECONDS ?= 60
+CI_FUZZ_SECONDS ?= 10
 
 .PHONY: run test deps deps-test build configure bench fuzz clean
 
@@ -12,6 +15,7 @@ run: deps build
 
 test: deps-test build
 	scripts/run-tests.sh $(BUILD_DIR)
+	FUZZ_SECONDS=$(CI_FUZZ_SECONDS) scripts/fuzz.sh
 
 deps:
 	scripts/install-deps.sh run
@@ -28,8 +32,9 @@ build: configure
 bench: deps-test build
 	bench/run.sh $(BUILD_DIR)
 
+# Every fuzz target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps-test
-	scripts/fuzz.sh
+	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
 
 clean:
 	rm -rf $(BUILD_DIR)
