@@ -219,6 +219,11 @@ void GuardedServer::ShutdownConnections() {
     });
 }
 
+void GuardedServer::RaiseListenBacklog() {
+    // listen() on a listening socket only changes its backlog (the kernel caps it at somaxconn).
+    if (svr_sock_ != INVALID_SOCKET) ::listen(svr_sock_, limits_.max_connections);
+}
+
 void GuardedServer::Wake() {
     const std::uint64_t one = 1;
     (void)!::write(wake_fd_, &one, sizeof one);

@@ -48,6 +48,9 @@ public:
     // Closes every connection and joins the threads; requests in flight finish first.
     void ShutdownConnections();
     int UploadsInFlight() const { return uploads_.load(); }
+    // httplib listens with a backlog of 5: a burst of connections (200 clients starting at once)
+    // overflows it, and each dropped SYN costs the client a 1 s retransmit. Call after binding.
+    void RaiseListenBacklog();
 
 private:
     struct Connection {

@@ -118,11 +118,13 @@ Result<int> HttpServer::Bind() {
     if (port == 0) {
         port = server_->bind_to_any_port(config_.host);
         if (port < 0) return Unavailable("cannot bind " + config_.host);
+        server_->RaiseListenBacklog();
         return port;
     }
     if (!server_->bind_to_port(config_.host, port)) {
         return Unavailable("cannot bind " + config_.host + ":" + std::to_string(port) + " (address in use?)");
     }
+    server_->RaiseListenBacklog();
     return port;
 }
 
