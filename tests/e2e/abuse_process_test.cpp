@@ -207,7 +207,8 @@ TEST_F(AbuseProcessTest, TimedOutHeadGets408AndOversizedHeadGets431) {
 TEST_F(AbuseProcessTest, EventStreamFloodIsRefusedWhileTheApiAnswers) {
     // No workers: the job stays queued, so its event stream stays open.
     StartServer({{"LABHOUSE_WORKERS", "0"}, {"LABHOUSE_MAX_EVENT_STREAMS_PER_CLIENT", "1"}});
-    auto submitted = Json(client_->Post("/api/v1/jobs", Form(PngBytes(64, 48), {{"backend", "classic"}, {"style", "cartoon"}})));
+    auto submitted =
+        Json(client_->Post("/api/v1/jobs", Form(PngBytes(64, 48), {{"backend", "classic"}, {"style", "cartoon"}})));
     ASSERT_TRUE(submitted.is_object());
     const std::string request =
         "GET /api/v1/jobs/" + submitted["id"].get<std::string>() + "/events HTTP/1.1\r\nHost: x\r\n\r\n";
@@ -267,6 +268,24 @@ TEST_F(AbuseProcessTest, ClientThatDisconnectsMidUploadLeavesNothingBehind) {
     ASSERT_TRUE(whole.Send(UploadHead(body.size()) + body));
     const std::string accepted = whole.Read(10s, "}");
     EXPECT_EQ(StatusOf(accepted), 202) << accepted;
+}
+
+TEST(AbuseConfigTest, LimitsThatCouldStarveTheApiAreRefusedAtStart) {
+    TempDir dir;
+    const std::vector<std::string> base = {"serve", "--port", "0", "--data-dir", (dir.path() / "data").string()};
+    auto with = [&](std::vector<std::string> extra) {
+        std::vector<std::string> args = base;
+        args.insert(args.end(), extra.begin(), extra.end());
+        return RunLabhouse(args);
+    };
+    // 4 streams + 2 uploads of 8 threads would leave 2 for everything else.
+    auto [code, out] = with({"--http-threads", "8", "--max-event-streams", "4", "--max-concurrent-uploads", "2"});
+    EXPECT_EQ(code, 2) << out;
+    EXPECT_NE(out.find("leave at least 4"), std::string::npos) << out;
+    auto [header_code, header_out] = with({"--http-max-header-bytes", "100"});
+    EXPECT_EQ(header_code, 2) << header_out;
+    auto [conn_code, conn_out] = RunLabhouse(base, {{"LABHOUSE_HTTP_MAX_CONNECTIONS", "5000"}});
+    EXPECT_EQ(conn_code, 2) << conn_out;
 }
 
 }  // namespace

@@ -76,8 +76,12 @@ Status AppConfig::ValidateHttpLimits() const {
         return InvalidArgument("http read and write timeouts must be between 1 and 3600 seconds");
     }
     if (!in(http_header_timeout_s, 1, 600)) return InvalidArgument("http header timeout must be between 1 and 600 s");
-    if (!in(http_keepalive_timeout_s, 1, 600)) return InvalidArgument("http keep-alive timeout must be between 1 and 600 s");
-    if (!in(http_min_body_rate, 1, 1'000'000'000)) return InvalidArgument("http min body rate must be at least 1 byte/s");
+    if (!in(http_keepalive_timeout_s, 1, 600)) {
+        return InvalidArgument("http keep-alive timeout must be between 1 and 600 s");
+    }
+    if (!in(http_min_body_rate, 1, 1'000'000'000)) {
+        return InvalidArgument("http min body rate must be at least 1 byte/s");
+    }
     if (!in(http_max_header_bytes, 1024, 1 << 20)) {
         return InvalidArgument("http max header bytes must be between 1024 and 1048576");
     }

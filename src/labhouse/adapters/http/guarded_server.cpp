@@ -303,7 +303,8 @@ bool GuardedServer::TryDispatch(Connection& conn, std::vector<Connection>& keep)
         if (uploads_.fetch_add(1) >= limits_.max_uploads) {
             --uploads_;
             Reject(conn, 503, "UNAVAILABLE",
-                   "too many uploads in progress (limit " + std::to_string(limits_.max_uploads) + "); retry shortly", 1);
+                   "too many uploads in progress (limit " + std::to_string(limits_.max_uploads) + "); retry shortly",
+                   1);
             keep.push_back(std::move(conn));
             return true;
         }
@@ -333,7 +334,8 @@ void GuardedServer::GatherLoop() {
             fds.push_back({conn.fd, POLLIN, 0});
             next_deadline = std::min(next_deadline, conn.deadline_ms);
         }
-        const int r = ::poll(fds.data(), fds.size(), static_cast<int>(std::max<std::int64_t>(next_deadline - NowMs(), 0)));
+        const auto wait_ms = std::max<std::int64_t>(next_deadline - NowMs(), 0);
+        const int r = ::poll(fds.data(), fds.size(), static_cast<int>(wait_ms));
         if (r < 0 && errno != EINTR) break;
         const std::int64_t now = NowMs();
         std::vector<Connection> keep;
