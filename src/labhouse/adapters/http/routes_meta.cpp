@@ -42,7 +42,8 @@ void RegisterMetaRoutes(httplib::Server& server, RouteContext& ctx) {
                   nlohmann::json entry = {{"name", backend->Name()},
                                           {"available", status.available},
                                           {"reason", status.available ? nlohmann::json(nullptr)
-                                                                      : nlohmann::json(status.reason)}};
+                                                                      : nlohmann::json(status.reason)},
+                                          {"text_to_image", backend->SupportsTextToImage()}};
                   if (!status.details.empty()) entry["details"] = status.details;
                   list.push_back(entry);
               }
