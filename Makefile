@@ -1,14 +1,14 @@
 # labhouse — the two commands that matter:
 #   make run    install what is needed, build, start the service on http://127.0.0.1:8000
-#   make test   install what is needed, build, run every test, then a 10 s smoke run of every
-#               fuzz target (docs/hardening.md)
+#   make test   install what is needed, build, run every test; then a 10 s smoke run of every
+#               fuzz target and the AddressSanitizer and ThreadSanitizer runs (docs/hardening.md)
 BUILD_DIR ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
 FUZZ_SECONDS ?= 60
 CI_FUZZ_SECONDS ?= 10
 
-.PHONY: run test deps deps-test build configure bench fuzz clean
+.PHONY: run test deps deps-test build configure bench fuzz test-asan test-tsan clean
 
 run: deps build
 	./$(BUILD_DIR)/labhouse serve
@@ -16,6 +16,8 @@ run: deps build
 test: deps-test build
 	scripts/run-tests.sh $(BUILD_DIR)
 	FUZZ_SECONDS=$(CI_FUZZ_SECONDS) scripts/fuzz.sh
+	scripts/sanitizer-tests.sh address
+	scripts/sanitizer-tests.sh thread
 
 deps:
 	scripts/install-deps.sh run
@@ -35,6 +37,14 @@ bench: deps-test build
 # Every fuzz target for FUZZ_SECONDS each (make fuzz FUZZ_SECONDS=600).
 fuzz: deps-test
 	FUZZ_SECONDS=$(FUZZ_SECONDS) scripts/fuzz.sh
+
+# The whole test suite under AddressSanitizer + UBSan (build-asan); the concurrent code's tests
+# under ThreadSanitizer (build-tsan).
+test-asan: deps-test
+	scripts/sanitizer-tests.sh address
+
+test-tsan: deps-test
+	scripts/sanitizer-tests.sh thread
 
 clean:
 	rm -rf $(BUILD_DIR)

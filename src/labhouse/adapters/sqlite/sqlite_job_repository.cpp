@@ -128,11 +128,16 @@ private:
 // While another process holds the write lock, each statement waits out the busy timeout with the
 // connection's mutex held; without a bound on the wait for that mutex, a request queued behind the
 // workers' polling would wait for ever instead of getting a 503.
+// The deadline is on the system clock on purpose: libstdc++ waits for a steady_clock deadline
+// with pthread_mutex_clocklock, which ThreadSanitizer does not intercept (it then reports every
+// unlock as "unlock of an unlocked mutex" and misses what the mutex orders); a system_clock
+// deadline uses pthread_mutex_timedlock, which it does. A clock step only lengthens or shortens
+// this one wait.
 constexpr auto kConnectionWait = std::chrono::milliseconds(kBusyTimeoutMs);
-#define LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex)                                    \
-    std::unique_lock<std::timed_mutex> lock(mutex, std::defer_lock);                   \
-    if (!lock.try_lock_for(kConnectionWait)) {                                         \
-        return Unavailable("database busy: the connection stayed in use past the busy timeout"); \
+#define LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex)                                                  \
+    std::unique_lock<std::timed_mutex> lock(mutex, std::defer_lock);                                 \
+    if (!lock.try_lock_until(std::chrono::system_clock::now() + kConnectionWait)) {                  \
+        return Unavailable("database busy: the connection stayed in use past the busy timeout");     \
     }
 
 Status NotLeaseHolder(const std::string& id) {
