@@ -15,4 +15,7 @@ if [ -x scripts/test-services.sh ]; then
 fi
 
 jobs=$(nproc)
+# ctest runs suites side by side: OpenMP threads that spin would steal each other's cores. Set here,
+# the server processes the tests start inherit it and skip labhouse's own re-exec that defaults it.
+export OMP_WAIT_POLICY="${OMP_WAIT_POLICY:-passive}"
 ctest --test-dir "$build_dir" --output-on-failure -j "$jobs" --timeout 600 "$@"

@@ -1,5 +1,9 @@
 // labhouse: one binary, subcommands. Each subcommand's options are declared where it is built.
+#include <unistd.h>
+
+#include <cstdlib>
 #include <iostream>
+#include <string_view>
 
 #include <CLI/CLI.hpp>
 
@@ -15,7 +19,32 @@
 #include "labhouse/pix2pix/cli/pix2pix_commands.h"
 #endif
 
+namespace {
+
+// OpenMP threads that spin between parallel regions steal the cores from each other and from every
+// other process: on a busy 2-core machine a small op took 15 ms instead of 0.01 ms (docs/engine.md).
+// libgomp reads OMP_WAIT_POLICY once, before main, so the only way to default it is to set it and
+// start this same program again (same pid, same arguments). That costs a second static
+// initialisation of libtorch, so it is done only for the subcommands that run the engine, and an
+// explicit setting is left alone.
+void DefaultOpenMpWaitPolicy(int argc, char** argv) {
+#ifdef LABHOUSE_HAVE_TORCH
+    if (argc < 2 || std::getenv("OMP_WAIT_POLICY") != nullptr) return;
+    const std::string_view subcommand = argv[1];
+    if (subcommand != "serve" && subcommand != "worker" && subcommand != "transform") return;
+    if (setenv("OMP_WAIT_POLICY", "passive", 1) != 0) return;
+    execv("/proc/self/exe", argv);
+    // execv only returns on failure: run on with the spinning default.
+#else
+    (void)argc;
+    (void)argv;
+#endif
+}
+
+}  // namespace
+
 int main(int argc, char** argv) {
+    DefaultOpenMpWaitPolicy(argc, argv);
     CLI::App app{"labhouse: a self-hosted photo-transformation service"};
     app.require_subcommand(1);
     app.set_version_flag("--version", "labhouse 0.1.0");
