@@ -62,6 +62,22 @@ struct EditRequest {
     std::string response_format = "b64_json";
 };
 
+// The string fields that edits and generations read the same way. Returns false for other names.
+Result<bool> ApplySharedField(const std::string& name, const std::string& v, EditRequest& out) {
+    if (name == "response_format") {
+        if (v != "b64_json" && v != "url") return InvalidArgument("response_format must be b64_json or url");
+        out.response_format = v;
+    } else if (name == "model") {
+        out.submit.params.backend = kOpenAiModels.count(v) ? "auto" : v;
+    } else if (name == "style") {
+        // OpenAI's dall-e-3 styles mean nothing here; any other name is one of ours.
+        if (v != "vivid" && v != "natural") out.submit.params.style = v;
+    } else {
+        return false;
+    }
+    return true;
+}
+
 Result<EditRequest> ParseEdit(const httplib::Request& req, std::string& param) {
     if (!req.is_multipart_form_data()) {
         return InvalidArgument("POST /v1/images/edits takes multipart/form-data with an 'image' file and a 'prompt'");
@@ -73,6 +89,8 @@ Result<EditRequest> ParseEdit(const httplib::Request& req, std::string& param) {
         param = name;
         if (!kEditFields.count(name)) return InvalidArgument("Unrecognized request argument supplied: " + name);
         const std::string& v = field.content;
+        LABHOUSE_ASSIGN_OR_RETURN(const bool shared, ApplySharedField(name, v, out));
+        if (shared) continue;
         if (name == "image" || name == "image[]") {
             ++images;
             out.submit.image_bytes = v;
@@ -86,13 +104,6 @@ Result<EditRequest> ParseEdit(const httplib::Request& req, std::string& param) {
         } else if (name == "size") {
             // Checked for compatibility; the result keeps the input photo's size (documented).
             LABHOUSE_RETURN_IF_ERROR(ParseSize(v));
-        } else if (name == "response_format") {
-            if (v != "b64_json" && v != "url") return InvalidArgument("response_format must be b64_json or url");
-            out.response_format = v;
-        } else if (name == "model") {
-            p.backend = kOpenAiModels.count(v) ? "auto" : v;
-        } else if (name == "style") {
-            if (v != "vivid" && v != "natural") p.style = v;  // OpenAI's dall-e-3 styles mean nothing here
         } else if (name == "strength") {
             LABHOUSE_ASSIGN_OR_RETURN(p.strength, ParseDouble("strength", v, 0.0, 1.0));
         } else if (name == "seed") {
@@ -140,6 +151,8 @@ Result<EditRequest> ParseGeneration(const httplib::Request& req, std::string& pa
             p.seed = seed;
         } else {
             LABHOUSE_ASSIGN_OR_RETURN(std::string v, text(name, value));
+            LABHOUSE_ASSIGN_OR_RETURN(const bool shared, ApplySharedField(name, v, out));
+            if (shared) continue;
             if (name == "prompt") {
                 p.prompt = v;
             } else if (name == "negative_prompt") {
@@ -148,13 +161,6 @@ Result<EditRequest> ParseGeneration(const httplib::Request& req, std::string& pa
                 LABHOUSE_ASSIGN_OR_RETURN(auto parsed, ParseSize(v));
                 if (parsed) size = *parsed;
                 LABHOUSE_RETURN_IF_ERROR(ValidateTextToImageSize(size.first, size.second));
-            } else if (name == "response_format") {
-                if (v != "b64_json" && v != "url") return InvalidArgument("response_format must be b64_json or url");
-                out.response_format = v;
-            } else if (name == "model") {
-                p.backend = kOpenAiModels.count(v) ? "auto" : v;
-            } else if (name == "style") {
-                if (v != "vivid" && v != "natural") p.style = v;
             }  // user, quality: accepted and ignored
         }
     }
