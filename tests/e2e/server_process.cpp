@@ -97,13 +97,12 @@ void ServerProcess::Kill() {
     pid_ = -1;
 }
 
-int ServerProcess::WaitForExit(int timeout_s) {
-    if (pid_ <= 0) return -1;
+int WaitForChild(pid_t& pid, int timeout_s) {
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(timeout_s);
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
+        if (waitpid(pid, &status, WNOHANG) == pid) {
+            pid = -1;
             return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
         std::this_thread::sleep_for(std::chrono::milliseconds(20));
@@ -111,20 +110,17 @@ int ServerProcess::WaitForExit(int timeout_s) {
     return -1;
 }
 
+int ServerProcess::WaitForExit(int timeout_s) {
+    if (pid_ <= 0) return -1;
+    return WaitForChild(pid_, timeout_s);
+}
+
 int ServerProcess::Terminate() {
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    Kill();
-    return -1;
+    const int status = WaitForChild(pid_, 60);
+    if (status < 0) Kill();
+    return status;
 }
 
 std::string ServerProcess::Log() const { return ReadFile(log_path_); }

@@ -43,6 +43,10 @@ private:
     int port_ = 0;
 };
 
+// Waits up to timeout_s for the child `pid` to end and reaps it: its exit status (128+signal when
+// killed), with `pid` set to -1; or -1 on timeout, with `pid` left as it was.
+int WaitForChild(pid_t& pid, int timeout_s);
+
 // Runs the binary with these arguments to completion; returns its exit code and output.
 std::pair<int, std::string> RunLabhouse(const std::vector<std::string>& args,
                                         const std::map<std::string, std::string>& env = {});

@@ -134,17 +134,9 @@ int ChildProcess::Terminate() {
     if (pid_ <= 0) return -1;
     ::kill(pid_, SIGCONT);  // a stopped process cannot act on SIGTERM
     ::kill(pid_, SIGTERM);
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-    while (std::chrono::steady_clock::now() < deadline) {
-        int status = 0;
-        if (waitpid(pid_, &status, WNOHANG) == pid_) {
-            pid_ = -1;
-            return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    }
-    Kill();
-    return -1;
+    const int status = WaitForChild(pid_, 30);
+    if (status < 0) Kill();
+    return status;
 }
 
 std::string ChildProcess::Log() const { return ReadFile(log_path_); }
