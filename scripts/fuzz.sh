@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 seconds="${FUZZ_SECONDS:-60}"
 build=build-fuzz
 all_targets=(fuzz_image fuzz_png_text fuzz_job_json fuzz_safetensors fuzz_tokenizer
-             fuzz_stability_response fuzz_hub_response fuzz_config fuzz_api_request)
+             fuzz_stability_response fuzz_hub_response fuzz_config fuzz_api_request fuzz_compat_request)
 if [ $# -gt 0 ]; then targets=("$@"); else targets=("${all_targets[@]}"); fi
 CC=clang CXX=clang++ cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DLABHOUSE_FUZZ=ON -DLABHOUSE_WITH_TORCH=OFF -DLABHOUSE_BUILD_TESTS=OFF >/dev/null
