@@ -9,6 +9,7 @@
 #include <string_view>
 
 #include "labhouse/adapters/http/submit_form.h"
+#include "fuzz_fields.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     const std::string_view input(reinterpret_cast<const char*>(data), size);
@@ -19,17 +20,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         if (query->limit < 1 || query->limit > 100) __builtin_trap();
     }
 
-    httplib::MultipartFormDataMap files;
-    std::size_t at = newline + 1;
-    while (at < input.size() && files.size() < 32) {
-        const auto name_end = std::min(input.find('\0', at), input.size());
-        const auto value_start = std::min(name_end + 1, input.size());
-        const auto value_end = std::min(input.find('\0', value_start), input.size());
-        const std::string name(input.substr(at, name_end - at));
-        const std::string value(input.substr(value_start, value_end - value_start));
-        files.emplace(name, httplib::MultipartFormData{name, value, "", ""});
-        at = value_end + 1;
-    }
+    const httplib::MultipartFormDataMap files = labhouse::fuzz::SplitFields(input, newline + 1);
     const labhouse::http::WebhookValidator webhooks = [](const std::string& url) -> labhouse::Status {
         if (url.rfind("https://", 0) != 0) return labhouse::InvalidArgument("webhook_url must be https");
         return labhouse::OkStatus();

@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "labhouse/adapters/http/compat_requests.h"
+#include "fuzz_fields.h"
 
 namespace {
 
@@ -38,17 +39,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
             if (auto r = labhouse::http::ParseOpenAiGeneration(input, param)) CheckAccepted(r->submit);
             break;
         default: {
-            httplib::MultipartFormDataMap files;
-            std::size_t at = 0;
-            while (at < input.size() && files.size() < 32) {
-                const auto name_end = std::min(input.find('\0', at), input.size());
-                const auto value_start = std::min(name_end + 1, input.size());
-                const auto value_end = std::min(input.find('\0', value_start), input.size());
-                const std::string name(input.substr(at, name_end - at));
-                const std::string value(input.substr(value_start, value_end - value_start));
-                files.emplace(name, httplib::MultipartFormData{name, value, "", ""});
-                at = value_end + 1;
-            }
+            const httplib::MultipartFormDataMap files = labhouse::fuzz::SplitFields(input);
             if (auto r = labhouse::http::ParseOpenAiEdit(files, param)) CheckAccepted(r->submit);
         }
     }
