@@ -38,7 +38,10 @@ Result<std::shared_ptr<postgres::PgPool>> FreshPool(int connections = 4) {
 
 void SkipWithoutPostgres() { GTEST_SKIP() << "LABHOUSE_TEST_PG_DSN is not set (scripts/test-services.sh start)"; }
 
-std::unique_ptr<JobRepository> MakePostgres() {
+// A repository opened by `open` on a pool of a fresh schema of its own; nullptr when PostgreSQL is
+// not configured (the test is skipped) or the repository cannot be opened (the test fails).
+template <class Port, class Open>
+std::unique_ptr<Port> OpenOnFreshSchema(Open open) {
     if (Dsn().empty()) {
         SkipWithoutPostgres();
         return nullptr;
@@ -48,12 +51,16 @@ std::unique_ptr<JobRepository> MakePostgres() {
         ADD_FAILURE() << pool.error().message;
         return nullptr;
     }
-    auto repo = postgres::PostgresJobRepository::Open(*pool);
+    auto repo = open(*pool);
     if (!repo) {
         ADD_FAILURE() << repo.error().message;
         return nullptr;
     }
     return std::move(*repo);
+}
+
+std::unique_ptr<JobRepository> MakePostgres() {
+    return OpenOnFreshSchema<JobRepository>([](auto& pool) { return postgres::PostgresJobRepository::Open(pool); });
 }
 
 class DropSchemas : public ::testing::Environment {
@@ -72,21 +79,7 @@ INSTANTIATE_TEST_SUITE_P(Postgres, JobRepositoryContract,
                          [](const auto& info) { return info.param.name; });
 
 std::unique_ptr<KeyRepository> MakePostgresKeys() {
-    if (Dsn().empty()) {
-        SkipWithoutPostgres();
-        return nullptr;
-    }
-    auto pool = FreshPool();
-    if (!pool) {
-        ADD_FAILURE() << pool.error().message;
-        return nullptr;
-    }
-    auto keys = postgres::PostgresKeyRepository::Open(*pool);
-    if (!keys) {
-        ADD_FAILURE() << keys.error().message;
-        return nullptr;
-    }
-    return std::move(*keys);
+    return OpenOnFreshSchema<KeyRepository>([](auto& pool) { return postgres::PostgresKeyRepository::Open(pool); });
 }
 
 INSTANTIATE_TEST_SUITE_P(Postgres, KeyRepositoryContract,
