@@ -186,7 +186,7 @@ TEST(SamplerTest, EulerAncestralDrawsNoiseExceptOnTheLastStepAndCanBeCancelled) 
     at::Tensor out = RunSampler(SamplerKind::kEulerAncestral, sigmas, at::ones({2}) * sigmas[0], hooks);
     EXPECT_EQ(draws, 3);
     EXPECT_TRUE(at::allclose(out, at::zeros({2})));  // the last step lands on D
-    hooks.after_step = [](int step, int) { return step < 2; };
+    hooks.after_step = [](int step, int, const at::Tensor&) { return step < 2; };
     EXPECT_FALSE(RunSampler(SamplerKind::kEulerAncestral, sigmas, at::ones({2}), hooks).defined());
 }
 

@@ -45,7 +45,7 @@ at::Tensor RunSampler(SamplerKind kind, const std::vector<double>& sigmas, at::T
                 break;
             }
         }
-        if (hooks.after_step && !hooks.after_step(i + 1, steps)) return {};
+        if (hooks.after_step && !hooks.after_step(i + 1, steps, denoised)) return {};
     }
     return x;
 }

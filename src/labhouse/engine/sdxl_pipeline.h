@@ -35,7 +35,15 @@ struct SdxlLoadOptions {
     // SHA-256 of the checkpoint file(s) into every result's meta ("model_sha256"); reads the whole
     // file once at load (~20 s for 7 GB), so it is opt-in.
     bool hash_model = false;
+    // A TAESD(XL) decoder file (diffusers `diffusion_pytorch_model.safetensors` of madebyollin/taesdxl
+    // or `taesdxl_decoder.safetensors`); empty = none. Enables SdxlRequest::decoder = "taesd" and
+    // previews. Its weights are converted to fp32 at load (~10 MB).
+    std::string taesd_path;
 };
+
+// A preview of the image being made, after a sampling step (TAESD decode of that step's
+// prediction of the clean image, at the request's size).
+using SdxlPreviewFn = std::function<void(int step, int total, const Image& preview)>;
 
 struct SdxlRequest {
     const Image* init_image = nullptr;  // null = txt2img
@@ -50,6 +58,13 @@ struct SdxlRequest {
     std::string rng = "cuda";         // cuda (Philox, as A1111/sd.cpp) or cpu (torch CPU generator)
     int width = 0;                    // 0 = the init image's size (txt2img: 512)
     int height = 0;
+    // The final decode: "vae" (the SDXL VAE, the reference quality) or "taesd" (the tiny decoder:
+    // ~1/18 of the VAE's arithmetic, softer detail; needs SdxlLoadOptions::taesd_path).
+    std::string decoder = "vae";
+    // With a TAESD decoder loaded: `on_preview` gets a preview after every `preview_every`-th step
+    // but the last (0 = none).
+    int preview_every = 0;
+    SdxlPreviewFn on_preview;
 };
 
 // stage: "text_encoders", "vae_encode", "unet", "vae_decode"; step counts from 1.
@@ -58,7 +73,7 @@ using SdxlProgressFn = std::function<void(const std::string& stage, int step, in
 struct SdxlGenerationResult {
     Image image;
     // Reproducibility record and timings: sampler, spacing, steps, steps_run, strength, guidance, seed,
-    // rng, width, height, model, weight_mode, engine_version, seconds_<stage>, seconds_total.
+    // rng, width, height, model, weight_mode, decoder, engine_version, seconds_<stage>, seconds_total.
     std::map<std::string, std::string> meta;
     // The final latent (NCHW, batch 1), for previews and regression tests.
     std::vector<float> latent;
@@ -82,6 +97,7 @@ public:
     // Pixel sizes must be multiples of this (8 x 4 for SDXL).
     int size_multiple() const;
     std::string Describe() const;  // detected sizes, one line
+    bool has_taesd() const;        // SdxlLoadOptions::taesd_path was given and loaded
 
     struct Impl;
 

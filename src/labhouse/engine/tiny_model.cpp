@@ -56,14 +56,18 @@ std::pair<float, float> InitFor(const TensorSpec& spec) {
 
 }  // namespace
 
-Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, DType dtype, std::uint64_t seed) {
-    if (dtype != DType::kF16 && dtype != DType::kBF16 && dtype != DType::kF32) {
-        return InvalidArgument("random checkpoints are F16, BF16 or F32");
+Status WriteRandomTensors(const std::string& path, const std::vector<TensorSpec>& specs,
+                          std::map<std::string, std::string> metadata, std::uint64_t seed) {
+    for (const TensorSpec& spec : specs) {
+        if (spec.dtype != DType::kF16 && spec.dtype != DType::kBF16 && spec.dtype != DType::kF32) {
+            return InvalidArgument("random checkpoints are F16, BF16 or F32");
+        }
     }
-    const std::vector<TensorSpec> specs = SdxlTensorSpecs(config, dtype);
-    std::map<std::string, std::string> metadata = {
-        {"format", "pt"}, {"labhouse.random_weights", "true"}, {"labhouse.seed", std::to_string(seed)}};
+    metadata["format"] = "pt";
+    metadata["labhouse.random_weights"] = "true";
+    metadata["labhouse.seed"] = std::to_string(seed);
     return WriteSafetensors(path, specs, metadata, [&](std::size_t index, std::uint8_t* out, std::size_t bytes) {
+        const DType dtype = specs[index].dtype;
         const auto [offset, scale] = InitFor(specs[index]);
         std::uint64_t state = seed ^ HashName(specs[index].name);
         const std::size_t count = bytes / DTypeSize(dtype);
@@ -85,6 +89,13 @@ Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, 
             }
         }
     });
+}
+
+Status WriteRandomCheckpoint(const std::string& path, const SdxlConfig& config, DType dtype, std::uint64_t seed) {
+    if (dtype != DType::kF16 && dtype != DType::kBF16 && dtype != DType::kF32) {
+        return InvalidArgument("random checkpoints are F16, BF16 or F32");
+    }
+    return WriteRandomTensors(path, SdxlTensorSpecs(config, dtype), {}, seed);
 }
 
 Result<int> WriteTinyTokenizer(const std::string& dir) {

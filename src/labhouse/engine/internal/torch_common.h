@@ -14,6 +14,7 @@
 #include "labhouse/engine/checkpoint.h"
 #include "labhouse/engine/safetensors.h"
 #include "labhouse/engine/schedule.h"
+#include "labhouse/engine/taesd_architecture.h"
 
 namespace labhouse::engine {
 
@@ -102,13 +103,16 @@ at::Tensor RunUnet(const WeightStore& weights, const UnetConfig& config, const U
 at::Tensor RunVaeEncoder(const WeightStore& weights, const VaeConfig& config, const at::Tensor& image);
 // z [B, z, h, w] (already divided by the scale factor) -> image [B, 3, H, W] in about [-1, 1].
 at::Tensor RunVaeDecoder(const WeightStore& weights, const VaeConfig& config, const at::Tensor& z);
+// latent [B, z, h, w] as the sampler has it (scale factor included) -> image [B, 3, 8h, 8w] in about [0, 1].
+at::Tensor RunTaesdDecoder(const WeightStore& weights, const TaesdDecoderLayout& layout, const at::Tensor& latent);
 
 // --- sampling (sampler.cpp) ---------------------------------------------------------------------
 
 struct SamplerHooks {
     std::function<at::Tensor(const at::Tensor& x, double sigma)> denoise;  // D(x, sigma), CFG applied
     std::function<at::Tensor()> noise;                                     // a fresh N(0, 1) latent
-    std::function<bool(int step, int total)> after_step;                   // false = cancel
+    // After each step, with that step's prediction of the clean latent (for previews); false = cancel.
+    std::function<bool(int step, int total, const at::Tensor& denoised)> after_step;
 };
 // Runs len(sigmas) - 1 steps from x (already scaled to sigmas[0]); undefined tensor if cancelled.
 at::Tensor RunSampler(SamplerKind kind, const std::vector<double>& sigmas, at::Tensor x, const SamplerHooks& hooks);
