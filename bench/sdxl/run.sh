@@ -7,7 +7,10 @@
 # /tmp/labhouse-bench/sdxl-random-f16.safetensors). Needs ~7 GB of disk, ~9 GB of RAM for the
 # low-memory run and ~16 GB for the fast one.
 #
-#   bench/sdxl/run.sh BUILD_DIR [--modes "low fast"] [--micro] [other sdxl_bench options]
+#   bench/sdxl/run.sh BUILD_DIR [--modes "low fast taesd"] [--micro] [other sdxl_bench options]
+#
+# Modes: low (low-memory weights), fast (fp32 weights), taesd (low-memory, decoded by TAESDXL with
+# random weights of its architecture instead of the SDXL VAE).
 #
 # --micro also times single full-size modules (bench/sdxl/sdxl_micro.cpp) against the sgemm.
 # OMP_WAIT_POLICY defaults to passive: with spinning OpenMP threads every small parallel op
@@ -15,7 +18,7 @@
 set -euo pipefail
 build_dir="${1:-build}"
 shift || true
-modes="low fast"
+modes="low fast taesd"
 micro=0
 args=()
 while [[ $# -gt 0 ]]; do
@@ -31,6 +34,7 @@ echo "machine: $(nproc) cores, load average $(cut -d' ' -f1-3 /proc/loadavg), OM
 for mode in $modes; do
   flag=()
   [[ "$mode" == fast ]] && flag=(--fast)
+  [[ "$mode" == taesd ]] && flag=(--decoder taesd)
   echo "=== mode $mode ==="
   "$build_dir/bench/sdxl/sdxl_bench" "$checkpoint" "${flag[@]}" "${args[@]}"
   echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

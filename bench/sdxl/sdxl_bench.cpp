@@ -7,7 +7,11 @@
 // measured the same way in the same run, and minor page faults; then end to end and peak RSS.
 //
 //   sdxl_bench /data/sdxl-random-f16.safetensors [--steps 2] [--strength 0.5] [--size 512]
-//              [--threads N] [--fast] [--runs 1]
+//              [--threads N] [--fast] [--runs 1] [--decoder vae|taesd]
+//
+// --decoder taesd decodes with TAESDXL instead of the SDXL VAE (random weights of its architecture,
+// written beside the checkpoint as taesdxl-random-f16.safetensors); its GFLOP/s use the FLOPs of
+// its own convolutions.
 #include <sys/resource.h>
 
 #include <chrono>
@@ -22,6 +26,7 @@
 
 #include "bench/sdxl/sgemm_probe.h"
 #include "labhouse/engine/sdxl_pipeline.h"
+#include "labhouse/engine/taesd_architecture.h"
 #include "labhouse/engine/tiny_model.h"
 
 namespace {
@@ -61,7 +66,8 @@ long MinorFaults() {
 int Usage() {
     std::fprintf(
         stderr,
-        "usage: sdxl_bench CHECKPOINT [--steps N] [--strength S] [--size PX] [--threads N] [--fast] [--runs N]\n");
+        "usage: sdxl_bench CHECKPOINT [--steps N] [--strength S] [--size PX] [--threads N] [--fast] [--runs N] "
+        "[--decoder vae|taesd]\n");
     return 2;
 }
 
@@ -73,6 +79,7 @@ int main(int argc, char** argv) {
     int steps = 2, size = 512, threads = 0, runs = 1;
     double strength = 0.5;
     bool fast = false;
+    std::string decoder = "vae";
     for (int i = 2; i < argc; ++i) {
         const std::string arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -88,6 +95,8 @@ int main(int argc, char** argv) {
             runs = std::stoi(next());
         else if (arg == "--fast")
             fast = true;
+        else if (arg == "--decoder" && i + 1 < argc && (std::string(argv[i + 1]) == "vae" || std::string(argv[i + 1]) == "taesd"))
+            decoder = next();
         else
             return Usage();
     }
@@ -117,10 +126,20 @@ int main(int argc, char** argv) {
         }
     }
 
+    const std::string taesd_path = (fs::path(dir) / "taesdxl-random-f16.safetensors").string();
+    if (decoder == "taesd" && !fs::exists(taesd_path)) {
+        auto status = labhouse::engine::WriteRandomTaesdDecoder(taesd_path, labhouse::engine::DType::kF16, 1);
+        if (!status) {
+            std::fprintf(stderr, "error: %s\n", status.error().message.c_str());
+            return 1;
+        }
+    }
+
     const int threads_used = threads > 0 ? threads : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
     labhouse::engine::SdxlLoadOptions options;
     options.threads = threads;
     options.weight_mode = fast ? labhouse::engine::WeightMode::kFast : labhouse::engine::WeightMode::kLowMemory;
+    if (decoder == "taesd") options.taesd_path = taesd_path;
     auto load_start = Clock::now();
     auto pipeline = SdxlPipeline::Load(checkpoint, dir, options);
     if (!pipeline) {
@@ -152,12 +171,17 @@ int main(int argc, char** argv) {
     request.guidance = 0.0;  // Turbo: no CFG
     request.sampler = "euler_a";
     request.seed = 0;
+    request.decoder = decoder;
     // Reference FLOPs at 512x512, batch 1 (sdxl-reference.md 8.2): TFLOP per stage.
     const bool at_512 = size == 512;
+    // TAESD: counted from its layer list (0.141 TFLOP at 512x512).
+    labhouse::engine::TaesdDecoderLayout taesd_layout;
+    const double decode_tflop =
+        decoder == "taesd" ? labhouse::engine::TaesdDecoderFlops(taesd_layout, size / 8, size / 8) / 1e12 : 2.51;
     const std::map<std::string, double> tflop = {{"seconds_text_encoders", 0.111},
                                                  {"seconds_vae_encode", 1.12},
                                                  {"seconds_unet_step_1", 1.59},
-                                                 {"seconds_vae_decode", 2.51}};
+                                                 {"seconds_vae_decode", decode_tflop}};
     for (int run = 1; run <= runs; ++run) {
         struct Stage {
             std::string name;
@@ -186,8 +210,9 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", result.error().message.c_str());
             return 1;
         }
-        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es), mode %s\n", run, size, size,
-                    steps, strength, result->meta.at("steps_run").c_str(), fast ? "fast" : "low_memory");
+        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es), mode %s, decoder %s\n", run,
+                    size, size, steps, strength, result->meta.at("steps_run").c_str(), fast ? "fast" : "low_memory",
+                    decoder.c_str());
         std::printf("| stage | wall s | CPU s | GFLOP/s (wall) | of sgemm | GFLOP/s (CPU x %d) | of sgemm | minor faults |\n",
                     threads_used);
         std::printf("|---|---|---|---|---|---|---|---|\n");
