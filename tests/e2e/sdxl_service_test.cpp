@@ -53,10 +53,11 @@ TEST_F(SdxlServiceTest, JobRecordsEverythingNeededToReproduceIt) {
     ASSERT_EQ(job["status"], "succeeded") << job.dump();
     const auto& meta = job["meta"];
     for (const char* key : {"model_sha256", "sampler", "steps", "strength", "guidance", "seed", "rng",
-                            "generation_size", "engine_version", "dtype", "prompt"}) {
+                            "generation_size", "engine_version", "dtype", "prompt", "vae_tile"}) {
         EXPECT_TRUE(meta.contains(key)) << key << " missing from " << meta.dump();
     }
     EXPECT_EQ(meta["seed"], "7");
+    EXPECT_EQ(meta["vae_tile"], "off");  // auto tiles only above 1024x1024
     EXPECT_EQ(meta["model_sha256"].get<std::string>().size(), 64u);
     EXPECT_NE(meta["prompt"].get<std::string>().find("a red boat"), std::string::npos) << "style template applied";
     auto png = client_->Get(job["result"]["image_url"].get<std::string>());
@@ -261,6 +262,21 @@ TEST_F(SdxlServiceTest, A1111Txt2ImgAnswersImagesParametersAndInfo) {
     expect_422({{"width", 64}}, "prompt");
     expect_422({{"prompt", "x"}, {"override_settings", {{"sd_model_checkpoint", "classic"}}}}, "'classic'");
     EXPECT_EQ(Json(client_->Get("/api/v1/jobs"))["jobs"].size(), 1u);
+}
+
+// LABHOUSE_SDXL_VAE_TILE (--sdxl-vae-tile) is checked with the rest of the configuration: a bad
+// value stops the service at start with the rule in the message, before any model is loaded.
+TEST(SdxlConfigTest, BadVaeTileIsRefusedAtStart) {
+    TempDir dir;
+    const std::vector<std::string> base = {"serve", "--port", "0", "--data-dir", (dir.path() / "data").string()};
+    for (const char* bad : {"100", "-2", "8192", "520"}) {
+        auto [code, out] = RunLabhouse(base, {{"LABHOUSE_SDXL_VAE_TILE", bad}});
+        EXPECT_EQ(code, 2) << bad << ": " << out;
+        EXPECT_NE(out.find("sdxl vae tile must be 0 (auto), -1 (off)"), std::string::npos) << out;
+    }
+    std::vector<std::string> flag = base;
+    flag.insert(flag.end(), {"--sdxl-vae-tile", "big"});
+    EXPECT_NE(RunLabhouse(flag).first, 0);
 }
 
 }  // namespace

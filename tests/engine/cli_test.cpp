@@ -56,6 +56,11 @@ TEST(EngineCliTest, MakeTinyThenTransform) {
               0);
     ::unsetenv("LABHOUSE_MODELS_DIR");
     EXPECT_EQ(cv::imread(out).cols, 64);
+    // Tiled VAE: 320x256 with tiles of at most 256 px (2 columns).
+    ASSERT_EQ(RunCli({"transform", "--model", model, "--input", dir.File("in.png"), "--prompt", "a cat", "--size",
+                      "320x256", "--vae-tile", "256", "--threads", "1", "--quiet", "--out", out}),
+              0);
+    EXPECT_EQ(cv::imread(out).cols, 320);
 }
 
 TEST(EngineCliTest, BadInputsExitNonZero) {
@@ -76,6 +81,9 @@ TEST(EngineCliTest, BadInputsExitNonZero) {
     EXPECT_NE(with({"--input", dir.File("in.png"), "--size", "64by64"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--size", "50x64"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--sampler", "nope"}), 0);
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--vae-tile", "100"}), 0);   // not a multiple of 64 >= 256
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--vae-tile", "-3"}), 0);
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--vae-tile", "tiles"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--tokenizer", dir.File("none")}), 0);
     EXPECT_NE(RunCli({"transform", "--model", dir.File("in.png"), "--input", dir.File("in.png"), "--prompt", "x",
                       "--out", dir.File("o.png")}),

@@ -16,7 +16,8 @@ void RegisterBackends(BackendRegistry& registry, const AppConfig& config, const 
     // BACKENDS: most capable first; "auto" takes the first available one that accepts the job.
 #ifdef LABHOUSE_HAVE_TORCH
     sdxl::SdxlConfig sdxl_config{config.sdxl_model,      config.ModelsDir(), "", config.sdxl_device,
-                                 config.sdxl_weight_mode, config.sdxl_load_at_start, 0};
+                                 config.sdxl_weight_mode, config.sdxl_load_at_start, 0,
+                                 config.sdxl_vae_tile};
     auto sdxl_backend = std::make_shared<sdxl::SdxlTransformer>(sdxl_config);
     if (config.sdxl_load_at_start && sdxl_backend->ResolveModelPath()) (void)sdxl_backend->EnsureLoaded();
     registry.Add(sdxl_backend);

@@ -4,6 +4,7 @@
 
 #include "labhouse/app/access_config.h"
 #include "labhouse/app/backends.h"
+#include "labhouse/engine/vae_tiling.h"
 
 extern char** environ;
 
@@ -51,6 +52,9 @@ Status AppConfig::Validate() const {
         return InvalidArgument("sdxl weight mode must be low-memory or fast");
     }
     if (sdxl_device != "cpu" && sdxl_device.rfind("cuda", 0) != 0) return InvalidArgument("sdxl device must be cpu or cuda[:N]");
+    if (auto tile = engine::ValidateVaeTile(sdxl_vae_tile); !tile) {
+        return InvalidArgument("sdxl " + tile.error().message);
+    }
     if (!database_url.empty() && database_url.rfind("sqlite:", 0) != 0) {
         if (UsesPostgres()) {
 #ifndef LABHOUSE_HAVE_POSTGRES
@@ -136,7 +140,8 @@ std::string AppConfig::ToString() const {
            " stability_api_url=" + RedactUrl(stability_api_url) + " stability_engine=" + stability_engine +
            " stability_concurrency=" + std::to_string(stability_concurrency) +
            " sdxl_model=" + (sdxl_model.empty() ? "auto" : sdxl_model) + " sdxl_device=" + sdxl_device +
-           " sdxl_weight_mode=" + sdxl_weight_mode + " sdxl_load_at_start=" + (sdxl_load_at_start ? "yes" : "no");
+           " sdxl_weight_mode=" + sdxl_weight_mode + " sdxl_vae_tile=" + std::to_string(sdxl_vae_tile) +
+           " sdxl_load_at_start=" + (sdxl_load_at_start ? "yes" : "no");
 }
 
 void AddStorageOptions(CLI::App& command, AppConfig& c) {
@@ -239,6 +244,11 @@ void AddServeOptions(CLI::App& command, AppConfig& c) {
     command.add_option("--sdxl-weight-mode", c.sdxl_weight_mode,
                        "low-memory (weights stay f16, memory-mapped) or fast (converted to fp32 once)")
         ->envname("LABHOUSE_SDXL_WEIGHT_MODE")
+        ->capture_default_str();
+    command.add_option("--sdxl-vae-tile", c.sdxl_vae_tile,
+                       "VAE tiles of at most N px (multiple of 64, 256..4096); 0 = auto (512 px above 1024x1024), "
+                       "-1 = off")
+        ->envname("LABHOUSE_SDXL_VAE_TILE")
         ->capture_default_str();
     command.add_flag("--sdxl-load-at-start", c.sdxl_load_at_start, "Load the SDXL model at start, not at the first job")
         ->envname("LABHOUSE_SDXL_LOAD_AT_START");

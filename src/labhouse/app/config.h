@@ -51,6 +51,7 @@ struct AppConfig {
     std::string sdxl_model;        // empty: the first sd_xl*.safetensors in the models dir
     std::string sdxl_device = "cpu";
     std::string sdxl_weight_mode = "low-memory";  // low-memory | fast
+    int sdxl_vae_tile = 0;                        // engine::SdxlLoadOptions::vae_tile: 0 auto, -1 off, N px
     bool sdxl_load_at_start = false;
 
     // Access (access_config.cpp): API keys.

@@ -12,6 +12,7 @@
 
 #include "labhouse/core/base/sha256.h"
 #include "labhouse/engine/internal/cpu_allocator.h"
+#include "labhouse/engine/internal/tiling.h"
 #include "labhouse/engine/internal/torch_common.h"
 #include "labhouse/engine/rng.h"
 #include "labhouse/engine/sdxl_pipeline.h"
@@ -124,6 +125,7 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
     auto impl = std::make_unique<Impl>();
     impl->model_path = checkpoint_path;
     impl->options = options;
+    LABHOUSE_RETURN_IF_ERROR(ValidateVaeTile(options.vae_tile));
     LABHOUSE_ASSIGN_OR_RETURN(std::unique_ptr<CheckpointSource> source, CheckpointSource::Open(checkpoint_path));
     impl->source = std::move(source);
     auto config = DetectSdxlConfig(impl->source->tensors());
@@ -307,6 +309,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
 
         const int f = m.config.vae.downscale();
         const std::vector<int64_t> latent_shape = {1, m.config.vae.z_channels, height / f, width / f};
+        const VaeTiling vae_tiling = ResolveVaeTiling(m.options.vae_tile, width, height);
         std::unique_ptr<NoiseRng> rng = MakeNoiseRng(rng_mode, request.seed);
         at::Tensor x;
         if (init) {
@@ -315,7 +318,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
             at::Tensor pixels = at::from_blob(const_cast<std::uint8_t*>(init->rgb.data()), {1, height, width, 3},
                                               at::TensorOptions().dtype(at::kByte));
             pixels = pixels.to(at::kFloat).permute({0, 3, 1, 2}).contiguous().div_(127.5).sub_(1.0).to(w.device());
-            at::Tensor moments = RunVaeEncoder(w, m.config.vae, pixels);
+            at::Tensor moments = RunVaeEncoderTiled(w, m.config.vae, pixels, vae_tiling);
             auto parts = moments.chunk(2, 1);
             at::Tensor std_dev = at::exp(0.5 * parts[1].clamp(-30.0, 20.0));
             at::Tensor eps = NoiseTensor(*rng, latent_shape, moments.options());
@@ -373,7 +376,8 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         at::Tensor final_latent = x.to(at::kFloat).to(at::kCPU).contiguous();
         const bool taesd = request.decoder == "taesd";
         result.image = taesd ? ToImage(RunTaesdDecoder(*m.taesd_weights, m.taesd_layout, x))
-                             : ToImage((RunVaeDecoder(w, m.config.vae, x.to(at::kFloat) / kVaeScaleFactor) + 1.0) * 0.5);
+                             : ToImage((RunVaeDecoderTiled(w, m.config.vae, x.to(at::kFloat) / kVaeScaleFactor,
+                                                           vae_tiling) + 1.0) * 0.5);
         const double t_dec = Seconds(start);
         result.meta["seconds_vae_decode"] = Fmt(t_dec);
         report("vae_decode", 1, 1, t_dec);
@@ -388,6 +392,8 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         if (!m.model_sha256.empty()) result.meta["model_sha256"] = m.model_sha256;
         result.meta["weight_mode"] = m.options.weight_mode == WeightMode::kFast ? "fast" : "low_memory";
         result.meta["device"] = m.options.device;
+        result.meta["vae_tile"] = vae_tiling.Describe();
+        if (vae_tiling.enabled()) result.meta["vae_tiles"] = VaeTileGrid(vae_tiling, width, height, f);
         result.meta["decoder"] = request.decoder;
         result.meta["sampler"] = SamplerName(sampler);
         result.meta["spacing"] = SpacingName(spacing);

@@ -32,6 +32,9 @@ struct SdxlLoadOptions {
     std::string device = "cpu";  // "cpu" or "cuda" / "cuda:N" (needs a CUDA-enabled libtorch)
     WeightMode weight_mode = WeightMode::kLowMemory;
     int threads = 0;  // intra-op threads; 0 = all cores
+    // VAE tiling (vae_tiling.h): 0 = auto (tiles of 512 px above 1024x1024 pixels), -1 = never,
+    // N = tiles of at most N px (a multiple of 64, 256..4096). Load refuses other values.
+    int vae_tile = 0;
     // SHA-256 of the checkpoint file(s) into every result's meta ("model_sha256"); reads the whole
     // file once at load (~20 s for 7 GB), so it is opt-in.
     bool hash_model = false;
@@ -73,7 +76,8 @@ using SdxlProgressFn = std::function<void(const std::string& stage, int step, in
 struct SdxlGenerationResult {
     Image image;
     // Reproducibility record and timings: sampler, spacing, steps, steps_run, strength, guidance, seed,
-    // rng, width, height, model, weight_mode, decoder, engine_version, seconds_<stage>, seconds_total.
+    // rng, width, height, model, weight_mode, decoder, engine_version, seconds_<stage>, seconds_total,
+    // vae_tile ("off" or "tile/overlap" px) and, when tiled, vae_tiles ("rows x columns").
     std::map<std::string, std::string> meta;
     // The final latent (NCHW, batch 1), for previews and regression tests.
     std::vector<float> latent;

@@ -2,6 +2,9 @@
 // (Encoder, Decoder, ResnetBlock, AttnBlock, Downsample with right/bottom padding); sdxl-reference.md
 // section 5. It always runs in float32 (the SDXL VAE overflows in fp16: section 5.3, diffusers
 // force_upcast), whatever the compute dtype of the rest.
+#include <stdexcept>
+
+#include "labhouse/engine/internal/tiling.h"
 #include "labhouse/engine/internal/torch_common.h"
 
 namespace labhouse::engine {
@@ -85,6 +88,61 @@ at::Tensor RunVaeDecoder(const WeightStore& weights, const VaeConfig& config, co
         }
     }
     return Conv32(w, "conv_out", NormSwish(w, "norm_out", h)).contiguous();
+}
+
+at::Tensor TiledApply(const at::Tensor& x, std::int64_t max_tile, std::int64_t min_overlap, std::int64_t scale_num,
+                      std::int64_t scale_den, const std::function<at::Tensor(const at::Tensor&)>& fn) {
+    if (x.dim() != 4) throw std::invalid_argument("TiledApply needs a [B, C, H, W] tensor");
+    auto plan = [&](std::int64_t length) {
+        auto axis = PlanTileAxis(length, max_tile, min_overlap, scale_den);
+        if (!axis) throw std::invalid_argument(axis.error().message);
+        return *axis;
+    };
+    const TileAxis rows = plan(x.size(2)), cols = plan(x.size(3));
+    if (rows.starts.size() == 1 && cols.starts.size() == 1) return fn(x);  // one tile: exactly the untiled result
+    const auto out = [&](std::int64_t v) { return v * scale_num / scale_den; };
+    const std::vector<std::vector<float>> row_weights = TileBlendWeights(rows, scale_num, scale_den);
+    const std::vector<std::vector<float>> col_weights = TileBlendWeights(cols, scale_num, scale_den);
+    at::Tensor result;  // allocated once the first tile gives the output's channels and dtype
+    for (std::size_t r = 0; r < rows.starts.size(); ++r) {
+        for (std::size_t c = 0; c < cols.starts.size(); ++c) {
+            const at::Tensor tile = fn(x.narrow(2, rows.starts[r], rows.size).narrow(3, cols.starts[c], cols.size));
+            if (tile.dim() != 4 || tile.size(0) != x.size(0) || tile.size(2) != out(rows.size) ||
+                tile.size(3) != out(cols.size)) {
+                throw std::invalid_argument("TiledApply: a tile's output has the wrong shape");
+            }
+            if (!result.defined()) {
+                result = at::zeros({x.size(0), tile.size(1), out(x.size(2)), out(x.size(3))}, tile.options());
+            }
+            // Separable weights: a row ramp times a column ramp; both are partitions of one, so is the product.
+            const auto float_opts = at::TensorOptions().dtype(at::kFloat);
+            at::Tensor wy = at::from_blob(const_cast<float*>(row_weights[r].data()), {1, 1, out(rows.size), 1},
+                                          float_opts).to(tile.options());
+            at::Tensor wx = at::from_blob(const_cast<float*>(col_weights[c].data()), {1, 1, 1, out(cols.size)},
+                                          float_opts).to(tile.options());
+            result.narrow(2, out(rows.starts[r]), out(rows.size))
+                .narrow(3, out(cols.starts[c]), out(cols.size))
+                .add_(tile * (wy * wx));  // not in place: fn may return a view of x
+        }
+    }
+    return result;
+}
+
+at::Tensor RunVaeEncoderTiled(const WeightStore& weights, const VaeConfig& config, const at::Tensor& image,
+                              const VaeTiling& tiling) {
+    if (!tiling.enabled()) return RunVaeEncoder(weights, config, image);
+    const int f = config.downscale();
+    // Pixel tiles on the latent grid (granularity f), so each maps to whole latents.
+    return TiledApply(image, tiling.tile, tiling.overlap, 1, f,
+                      [&](const at::Tensor& tile) { return RunVaeEncoder(weights, config, tile); });
+}
+
+at::Tensor RunVaeDecoderTiled(const WeightStore& weights, const VaeConfig& config, const at::Tensor& z,
+                              const VaeTiling& tiling) {
+    if (!tiling.enabled()) return RunVaeDecoder(weights, config, z);
+    const int f = config.downscale();
+    return TiledApply(z, tiling.tile / f, tiling.overlap / f, f, 1,
+                      [&](const at::Tensor& tile) { return RunVaeDecoder(weights, config, tile); });
 }
 
 at::Tensor RunVaeResnetBlock(const W& w, const at::Tensor& x) {

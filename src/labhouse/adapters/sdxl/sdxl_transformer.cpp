@@ -118,6 +118,7 @@ labhouse::Status SdxlTransformer::EnsureLoaded() {
     options.device = config_.device;
     options.threads = config_.threads;
     options.weight_mode = config_.weight_mode == "fast" ? engine::WeightMode::kFast : engine::WeightMode::kLowMemory;
+    options.vae_tile = config_.vae_tile;
     Log(LogLevel::kInfo, "sdxl_loading", {{"model", path}, {"weight_mode", config_.weight_mode}});
     auto pipeline = engine::SdxlPipeline::Load(path, tokenizer, options);
     if (!pipeline) {

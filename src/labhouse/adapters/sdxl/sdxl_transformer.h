@@ -24,6 +24,7 @@ struct SdxlConfig {
     std::string weight_mode = "low-memory";  // low-memory | fast
     bool load_at_start = false;
     int threads = 0;
+    int vae_tile = 0;  // engine::SdxlLoadOptions::vae_tile (validated by the app config)
 };
 
 // Per-model defaults (sdxl-reference.md section 6.5 for Turbo; the SDXL base model card for base).

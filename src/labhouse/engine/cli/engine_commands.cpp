@@ -13,6 +13,7 @@
 #include <opencv2/imgproc.hpp>
 
 #include "labhouse/engine/sdxl_pipeline.h"
+#include "labhouse/engine/vae_tiling.h"
 
 namespace labhouse::engine {
 namespace {
@@ -45,6 +46,7 @@ struct TransformArgs {
     std::string out;
     std::string device = "cpu";
     int threads = 0;
+    int vae_tile = kVaeTileAuto;
     bool fast = false;
     bool hash_model = false;
     bool quiet = false;
@@ -87,6 +89,7 @@ void RunTransform(const TransformArgs& a) {
     int width = 0, height = 0;
     if (!a.size.empty() && !ParseSize(a.size, &width, &height))
         Fail("--size must look like 512x512, got '" + a.size + "'");
+    if (auto tile = ValidateVaeTile(a.vae_tile); !tile) Fail("--vae-tile: " + tile.error().message);  // before loading
     auto tokenizer_dir = FindTokenizerDir(a.model, a.tokenizer);
     if (!tokenizer_dir) Fail(tokenizer_dir.error().message);
 
@@ -98,6 +101,7 @@ void RunTransform(const TransformArgs& a) {
     options.threads = a.threads;
     options.weight_mode = a.fast ? WeightMode::kFast : WeightMode::kLowMemory;
     options.hash_model = a.hash_model;
+    options.vae_tile = a.vae_tile;
     if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.model.c_str());
     auto pipeline = SdxlPipeline::Load(a.model, *tokenizer_dir, options);
     if (!pipeline) Fail(pipeline.error().message);
@@ -178,6 +182,10 @@ void AddTransformCommand(CLI::App& app) {
     cmd->add_option("--out", args->out, "Output image (.png or .jpg)")->required();
     cmd->add_option("--device", args->device, "cpu or cuda")->capture_default_str();
     cmd->add_option("--threads", args->threads, "Intra-op threads (0 = all cores)");
+    cmd->add_option("--vae-tile", args->vae_tile,
+                    "VAE tiles of at most N px (multiple of 64, 256..4096); 0 = auto (512 px above 1024x1024), "
+                    "-1 = off")
+        ->capture_default_str();
     cmd->add_flag("--fast", args->fast, "Convert all weights to fp32 at load (2x the memory of the f16 file)");
     cmd->add_flag("--hash-model", args->hash_model,
                   "Put the checkpoint's SHA-256 in the printed record (reads it once)");
