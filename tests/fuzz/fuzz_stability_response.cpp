@@ -6,6 +6,7 @@
 #include <string>
 #include <string_view>
 
+#include "labhouse/core/base/base64.h"
 #include "labhouse/adapters/stability/http_client.h"
 #include "labhouse/adapters/stability/response_parser.h"
 
@@ -44,7 +45,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
 
     (void)labhouse::stability::ParseGenerated(response);
     (void)labhouse::stability::ParseBalance(response);
-    (void)labhouse::stability::DecodeBase64(response.body);
+    (void)labhouse::DecodeBase64(response.body);
     const auto failure = labhouse::stability::ClassifyFailure(response, std::string(kApiKey));
     if (failure.error.message.find(kApiKey) != std::string::npos) __builtin_trap();  // a leaked key
     if (failure.retry_after && (failure.retry_after->count() < 0 || failure.retry_after->count() > 3'600'000)) {

@@ -4,6 +4,7 @@
 
 #include <map>
 
+#include "labhouse/core/base/base64.h"
 #include "labhouse/adapters/stability/request_builder.h"
 #include "labhouse/adapters/stability/response_parser.h"
 #include "labhouse/adapters/stability/stability_config.h"

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "labhouse/core/base/base64.h"
 #include "labhouse/core/base/ids.h"
 #include "labhouse/core/base/log.h"
 #include "labhouse/core/base/metrics.h"
@@ -37,6 +38,22 @@ Result<int> Quarter(int x) {
     LABHOUSE_ASSIGN_OR_RETURN(int half, Half(x));
     LABHOUSE_ASSIGN_OR_RETURN(int quarter, Half(half));
     return quarter;
+}
+
+TEST(Base64, RoundTripsAndRejectsMalformedText) {
+    EXPECT_EQ(EncodeBase64(""), "");
+    EXPECT_EQ(EncodeBase64("f"), "Zg==");  // RFC 4648 section 10
+    EXPECT_EQ(EncodeBase64("fo"), "Zm8=");
+    EXPECT_EQ(EncodeBase64("foobar"), "Zm9vYmFy");
+    std::string all;
+    for (int i = 0; i < 256; ++i) all.push_back(static_cast<char>(i));
+    EXPECT_EQ(DecodeBase64(EncodeBase64(all)).value(), all);
+    EXPECT_EQ(DecodeBase64("Zm9v\nYmE=").value(), "fooba");  // whitespace, padding
+    EXPECT_EQ(DecodeBase64("Zm9vYmE").value(), "fooba");      // padding left off
+    EXPECT_EQ(DecodeBase64("-_8=").value(), DecodeBase64("+/8=").value());  // URL-safe alphabet
+    EXPECT_FALSE(DecodeBase64("a$bc").has_value());
+    EXPECT_FALSE(DecodeBase64("Zg==Zg==").has_value());  // data after the padding
+    EXPECT_FALSE(DecodeBase64("Zm9vY").has_value());     // a dangling character
 }
 
 TEST(Result, MacrosPropagateErrorsAndValues) {

@@ -1,47 +1,10 @@
 #include "labhouse/adapters/http/compat_common.h"
 
-#include <array>
-
 #include "labhouse/adapters/http/route_context.h"
+#include "labhouse/core/base/base64.h"
 
 namespace labhouse::http {
-namespace {
-
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-std::array<int, 256> DecodeTable() {
-    std::array<int, 256> table{};
-    table.fill(-1);
-    for (int i = 0; i < 64; ++i) table[static_cast<unsigned char>(kAlphabet[i])] = i;
-    table['-'] = 62;  // the URL-safe alphabet, which some clients use
-    table['_'] = 63;
-    return table;
-}
-
-}  // namespace
-
-std::string EncodeBase64(std::string_view bytes) {
-    std::string out;
-    out.reserve((bytes.size() + 2) / 3 * 4);
-    std::size_t i = 0;
-    for (; i + 2 < bytes.size(); i += 3) {
-        const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) |
-                           (static_cast<unsigned char>(bytes[i + 1]) << 8) | static_cast<unsigned char>(bytes[i + 2]);
-        out += {kAlphabet[v >> 18], kAlphabet[(v >> 12) & 63], kAlphabet[(v >> 6) & 63], kAlphabet[v & 63]};
-    }
-    if (i < bytes.size()) {
-        unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-        if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-        out += kAlphabet[v >> 18];
-        out += kAlphabet[(v >> 12) & 63];
-        out += i + 1 < bytes.size() ? kAlphabet[(v >> 6) & 63] : '=';
-        out += '=';
-    }
-    return out;
-}
-
-Result<std::string> DecodeBase64(const std::string& field, std::string_view text) {
-    static const std::array<int, 256> kTable = DecodeTable();
+Result<std::string> DecodeBase64Field(const std::string& field, std::string_view text) {
     if (text.rfind("data:", 0) == 0) {
         const auto comma = text.find(',');
         if (comma == std::string_view::npos || text.substr(0, comma).find(";base64") == std::string_view::npos) {
@@ -49,27 +12,9 @@ Result<std::string> DecodeBase64(const std::string& field, std::string_view text
         }
         text = text.substr(comma + 1);
     }
-    std::string out;
-    out.reserve(text.size() / 4 * 3);
-    unsigned buffer = 0;
-    int bits = 0;
-    bool padding = false;
-    for (char c : text) {
-        if (c == ' ' || c == '\n' || c == '\r' || c == '\t') continue;
-        if (c == '=') {
-            padding = true;
-            continue;
-        }
-        const int value = kTable[static_cast<unsigned char>(c)];
-        if (value < 0 || padding) return InvalidArgument("'" + field + "' is not valid base64");
-        buffer = (buffer << 6) | static_cast<unsigned>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out.push_back(static_cast<char>((buffer >> bits) & 0xff));
-        }
-    }
-    if (out.empty()) return InvalidArgument("'" + field + "' is empty");
+    auto out = DecodeBase64(text);
+    if (!out) return InvalidArgument("'" + field + "' is " + out.error().message);
+    if (out->empty()) return InvalidArgument("'" + field + "' is empty");
     return out;
 }
 

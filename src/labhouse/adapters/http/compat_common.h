@@ -14,10 +14,9 @@ namespace labhouse::http {
 
 struct RouteContext;
 
-std::string EncodeBase64(std::string_view bytes);
-// Accepts plain base64 or a data URL ("data:image/png;base64,..."); whitespace is ignored.
-// kInvalidArgument naming `field` when the text is not base64.
-Result<std::string> DecodeBase64(const std::string& field, std::string_view text);
+// An image field of a compatibility body: plain base64 or a data URL ("data:image/png;base64,...")
+// (core/base/base64.h). kInvalidArgument naming `field` when it is not base64 or empty.
+Result<std::string> DecodeBase64Field(const std::string& field, std::string_view text);
 
 // Waits until the job ends or `timeout` passes (events, with a repository re-read every half
 // second so a worker in another process is seen too). kDeadlineExceeded (naming the job id, so the

@@ -251,7 +251,7 @@ Result<A1111Request> ParseA1111Img2Img(std::string_view body_text) {
     }
     if (!body["init_images"][0].is_string()) return InvalidArgument("'init_images' must hold base64 strings");
     LABHOUSE_ASSIGN_OR_RETURN(out.submit.image_bytes,
-                              DecodeBase64("init_images", body["init_images"][0].get<std::string>()));
+                              DecodeBase64Field("init_images", body["init_images"][0].get<std::string>()));
     if (body.contains("denoising_strength")) {
         LABHOUSE_ASSIGN_OR_RETURN(out.submit.params.strength,
                                   Field<double>(body, "denoising_strength", json::value_t::number_float));

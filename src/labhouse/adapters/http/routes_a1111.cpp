@@ -6,6 +6,7 @@
 #include <map>
 #include <set>
 
+#include "labhouse/core/base/base64.h"
 #include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/compat_common.h"
 #include "labhouse/adapters/http/compat_requests.h"

@@ -1,3 +1,4 @@
+#include "labhouse/core/base/base64.h"
 #include "labhouse/adapters/stability/response_parser.h"
 
 #include <cctype>
@@ -74,38 +75,6 @@ std::optional<std::chrono::milliseconds> ParseRetryAfter(const std::string& valu
 
 }  // namespace
 
-Result<std::string> DecodeBase64(const std::string& text) {
-    auto value_of = [](char c) -> int {
-        if (c >= 'A' && c <= 'Z') return c - 'A';
-        if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-        if (c >= '0' && c <= '9') return c - '0' + 52;
-        if (c == '+') return 62;
-        if (c == '/') return 63;
-        return -1;
-    };
-    std::string out;
-    out.reserve(text.size() * 3 / 4);
-    std::uint32_t buffer = 0;
-    int bits = 0;
-    bool padding = false;
-    for (char c : text) {
-        if (std::isspace(static_cast<unsigned char>(c))) continue;
-        if (c == '=') {
-            padding = true;
-            continue;
-        }
-        const int value = value_of(c);
-        if (value < 0 || padding) return InvalidArgument("malformed base64");
-        buffer = (buffer << 6) | static_cast<std::uint32_t>(value);
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out += static_cast<char>((buffer >> bits) & 0xFF);
-        }
-    }
-    if (bits >= 6) return InvalidArgument("malformed base64 (truncated)");
-    return out;
-}
 
 Result<GeneratedImage> ParseGenerated(const HttpResponse& response) {
     GeneratedImage image;

@@ -45,7 +45,4 @@ ApiFailure ClassifyFailure(const HttpResponse& response, const std::string& api_
 // {"credits": 12.5} -> 12.5. kInternal when malformed.
 Result<double> ParseBalance(const HttpResponse& response);
 
-// Standard base64 (whitespace ignored). kInvalidArgument when malformed.
-Result<std::string> DecodeBase64(const std::string& text);
-
 }  // namespace labhouse::stability
