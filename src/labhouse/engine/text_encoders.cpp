@@ -36,7 +36,7 @@ at::Tensor OpenClipLayer(const W& w, const at::Tensor& x_in, int heads, const at
     at::Tensor x = x_in;
     at::Tensor h = LayerNorm(w, "ln_1", x);
     // nn.MultiheadAttention packing: rows [0,W) = q, [W,2W) = k, [2W,3W) = v.
-    at::Tensor qkv = at::linear(h, w("attn.in_proj_weight"), w("attn.in_proj_bias"));
+    at::Tensor qkv = LinearNamed(w, "attn.in_proj_weight", "attn.in_proj_bias", h);
     auto parts = qkv.chunk(3, -1);
     at::Tensor a =
         Attention(SplitHeads(parts[0], heads), SplitHeads(parts[1], heads), SplitHeads(parts[2], heads), mask);

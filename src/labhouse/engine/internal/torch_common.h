@@ -29,6 +29,9 @@ public:
     at::Tensor Get(const std::string& name) const;
     // The raw (file-dtype) tensor on the CPU, no conversion.
     at::Tensor Raw(const std::string& name) const;
+    // True when Get converts on each use (low-memory mode on the CPU in fp32): callers that can
+    // convert piecewise (LinearFromStored) then read Raw instead.
+    bool converts_per_use() const { return converted_.empty() && device_.is_cpu() && dtype_ == at::kFloat; }
     // Low-memory mode: lets the kernel take back the mapped file pages of every tensor under
     // `prefix` (a finished stage's weights); they are read again from the page cache on next use.
     void DropMapped(const std::string& prefix) const;
@@ -62,6 +65,14 @@ using W = WeightStore::Scope;
 
 // Building blocks (sgm names: `w(name + ".weight")`, `w(name + ".bias")`).
 at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias = true);
+// The same on explicit tensor names (bias_name empty: no bias), e.g. open_clip's packed in_proj.
+at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::string& bias_name, const at::Tensor& x);
+// x W^T + bias for fp32 x [..., K] and W [N, K] stored contiguous in f16, bf16 or f32 (e.g. a view
+// of the mapped file): the N rows are split into blocks over the threads; each thread converts one
+// block into a cache-resident fp32 buffer and multiplies it with a single-threaded sgemm straight
+// into its columns of the output. Low-memory mode's per-use conversion otherwise writes and reads
+// back the whole fp32 weight, and OpenBLAS's own threading of 77-row products ran at ~50% of sgemm.
+at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int stride = 1, int padding = -1);
 at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps);
 // GroupNorm(32) then SiLU in place (fp32, keeps channels-last).
