@@ -7,11 +7,12 @@
 // measured the same way in the same run, and minor page faults; then end to end and peak RSS.
 //
 //   sdxl_bench /data/sdxl-random-f16.safetensors [--steps 2] [--strength 0.5] [--size 512]
-//              [--threads N] [--fast] [--runs 1] [--decoder vae|taesd]
+//              [--threads N] [--fast] [--runs 1] [--decoder vae|taesd] [--vae-tile N]
 //
 // --decoder taesd decodes with TAESDXL instead of the SDXL VAE (random weights of its architecture,
 // written beside the checkpoint as taesdxl-random-f16.safetensors); its GFLOP/s use the FLOPs of
-// its own convolutions.
+// its own convolutions. --vae-tile sets SdxlLoadOptions::vae_tile (0 auto, -1 off, N px); the VAE
+// stages alone, tiled against untiled, are timed by sdxl_vae_bench (run.sh --vae-tiling).
 #include <sys/resource.h>
 
 #include <chrono>
@@ -67,7 +68,7 @@ int Usage() {
     std::fprintf(
         stderr,
         "usage: sdxl_bench CHECKPOINT [--steps N] [--strength S] [--size PX] [--threads N] [--fast] [--runs N] "
-        "[--decoder vae|taesd]\n");
+        "[--decoder vae|taesd] [--vae-tile N]\n");
     return 2;
 }
 
@@ -80,6 +81,7 @@ int main(int argc, char** argv) {
     double strength = 0.5;
     bool fast = false;
     std::string decoder = "vae";
+    int vae_tile = 0;
     for (int i = 2; i < argc; ++i) {
         const std::string arg = argv[i];
         auto next = [&]() -> std::string { return i + 1 < argc ? argv[++i] : ""; };
@@ -97,6 +99,8 @@ int main(int argc, char** argv) {
             fast = true;
         else if (arg == "--decoder" && i + 1 < argc && (std::string(argv[i + 1]) == "vae" || std::string(argv[i + 1]) == "taesd"))
             decoder = next();
+        else if (arg == "--vae-tile" && i + 1 < argc)
+            vae_tile = std::stoi(next());  // Load validates it
         else
             return Usage();
     }
@@ -140,6 +144,7 @@ int main(int argc, char** argv) {
     options.threads = threads;
     options.weight_mode = fast ? labhouse::engine::WeightMode::kFast : labhouse::engine::WeightMode::kLowMemory;
     if (decoder == "taesd") options.taesd_path = taesd_path;
+    options.vae_tile = vae_tile;
     auto load_start = Clock::now();
     auto pipeline = SdxlPipeline::Load(checkpoint, dir, options);
     if (!pipeline) {
@@ -210,9 +215,10 @@ int main(int argc, char** argv) {
             std::fprintf(stderr, "error: %s\n", result.error().message.c_str());
             return 1;
         }
-        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es), mode %s, decoder %s\n", run,
-                    size, size, steps, strength, result->meta.at("steps_run").c_str(), fast ? "fast" : "low_memory",
-                    decoder.c_str());
+        std::printf("run %d: %dx%d img2img, steps %d, strength %.2f -> %s UNet pass(es), mode %s, decoder %s, "
+                    "vae_tile %s\n",
+                    run, size, size, steps, strength, result->meta.at("steps_run").c_str(),
+                    fast ? "fast" : "low_memory", decoder.c_str(), result->meta.at("vae_tile").c_str());
         std::printf("| stage | wall s | CPU s | GFLOP/s (wall) | of sgemm | GFLOP/s (CPU x %d) | of sgemm | minor faults |\n",
                     threads_used);
         std::printf("|---|---|---|---|---|---|---|---|\n");
