@@ -84,8 +84,8 @@ TEST(LinearFromStoredShapesTest, RejectsMismatchedShapesAndUnsupportedWeights) {
     EXPECT_THROW(LinearFromStored(at::randn({2, 4}).to(at::kDouble), weight, {}), c10::Error);
 }
 
-// Through the weight store: low-memory mode multiplies the mapped f16 weight, fast mode its fp32
-// copy; the products are bitwise equal (same blocks, same sgemms) and match at::linear.
+// Through the weight store: low-memory mode multiplies the f16 weight read from the file, fast mode
+// its fp32 copy; the products are bitwise equal (same blocks, same sgemms) and match at::linear.
 TEST(LinearFromStoredShapesTest, LowMemoryAndFastStoresGiveTheSameProduct) {
     c10::InferenceMode guard;
     const ThreadCount thread_count(2);
@@ -110,6 +110,11 @@ TEST(LinearFromStoredShapesTest, LowMemoryAndFastStoresGiveTheSameProduct) {
     const at::Tensor x = at::randn({77, 130});
     const at::Tensor from_low = Linear(low.Under(""), "l", x);
     const at::Tensor from_fast = Linear(fast.Under(""), "l", x);
+    // Low-memory mode reads both through the file (pread), not the mapping.
+    ASSERT_NE(low.ReadableSlice("l.weight").file, nullptr);
+    EXPECT_EQ(fast.ReadableSlice("l.weight").file, nullptr);
+    EXPECT_TRUE(at::equal(low.Get("l.weight"), weight.to(at::kFloat)));
+    EXPECT_TRUE(at::equal(low.Get("l.bias"), bias.to(at::kFloat)));
     EXPECT_TRUE(at::equal(from_low, from_fast));
     EXPECT_LT((from_low - Reference(x, weight, bias)).abs().max().item<double>(), 1e-4);
     EXPECT_LT((Linear(low.Under(""), "l", x, false) - Reference(x, weight, {})).abs().max().item<double>(), 1e-4);

@@ -42,6 +42,29 @@ TEST(SafetensorsTest, WriteThenReadRoundTrip) {
     EXPECT_EQ((*file)->Find("missing"), nullptr);
 }
 
+TEST(SafetensorsTest, ReadDataCopiesTheTensorsBytesAndRefusesRangesOutsideIt) {
+    TempDir dir("st-read");
+    const std::vector<TensorSpec> specs = {{"a", DType::kF32, {2, 3}}, {"b", DType::kF16, {5}}};
+    ASSERT_TRUE(WriteSafetensors(dir.File("m.safetensors"), specs, {},
+                                 [](std::size_t i, std::uint8_t* out, std::size_t bytes) {
+                                     for (std::size_t k = 0; k < bytes; ++k)
+                                         out[k] = static_cast<std::uint8_t>(i * 100 + k);
+                                 }));
+    auto file = SafetensorsFile::Open(dir.File("m.safetensors"));
+    ASSERT_TRUE(file.has_value()) << file.error().message;
+    const TensorInfo* b = (*file)->Find("b");
+    ASSERT_NE(b, nullptr);
+    std::uint8_t out[10] = {};
+    ASSERT_TRUE((*file)->ReadData(*b, 0, 10, out));
+    EXPECT_EQ(std::memcmp(out, (*file)->Data(*b), 10), 0);
+    ASSERT_TRUE((*file)->ReadData(*b, 6, 4, out));
+    EXPECT_EQ(out[0], 100 + 6);
+    EXPECT_EQ(out[3], 100 + 9);
+    EXPECT_FALSE((*file)->ReadData(*b, 6, 5, out));   // one byte past the tensor
+    EXPECT_FALSE((*file)->ReadData(*b, 11, 0, out));  // starts past it
+    EXPECT_TRUE((*file)->ReadData(*b, 10, 0, out));   // empty range at the end
+}
+
 TEST(SafetensorsTest, TruncatedDataNamesTheTensor) {
     TempDir dir("st-trunc");
     ASSERT_TRUE(WriteSafetensors(dir.File("m.safetensors"),

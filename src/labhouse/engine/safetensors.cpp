@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
@@ -152,12 +153,16 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
         return Corrupt(where + "file is " + std::to_string(size) + " bytes, too short for the 8-byte header length");
     }
     void* map = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd, 0);
-    ::close(fd);
-    if (map == MAP_FAILED) return Internal("cannot mmap '" + path + "': " + std::strerror(errno));
+    if (map == MAP_FAILED) {
+        const int error = errno;
+        ::close(fd);
+        return Internal("cannot mmap '" + path + "': " + std::strerror(error));
+    }
     std::unique_ptr<SafetensorsFile> file(new SafetensorsFile());
     file->path_ = path;
     file->file_size_ = size;
     file->map_ = map;
+    file->fd_ = fd;  // closed by the destructor, on the error returns below too
     const auto* bytes = static_cast<const std::uint8_t*>(map);
     std::uint64_t header_size = 0;
     for (int i = 7; i >= 0; --i) header_size = (header_size << 8) | bytes[i];  // little-endian
@@ -174,11 +179,28 @@ Result<std::unique_ptr<SafetensorsFile>> SafetensorsFile::Open(const std::string
     if (!tensors) return Corrupt(where + std::move(tensors).error().message.substr(std::strlen("safetensors: ")));
     file->tensors_ = std::move(tensors).value();
     file->data_ = bytes + 8 + header_size;
+    file->data_offset_ = 8 + header_size;
     return file;
 }
 
 SafetensorsFile::~SafetensorsFile() {
     if (map_ != nullptr) ::munmap(map_, file_size_);
+    if (fd_ >= 0) ::close(fd_);
+}
+
+bool SafetensorsFile::ReadData(const TensorInfo& info, std::uint64_t offset, std::uint64_t bytes, void* out) const {
+    const std::uint64_t size = info.end - info.begin;
+    if (offset > size || bytes > size - offset) return false;
+    auto* dst = static_cast<std::uint8_t*>(out);
+    std::uint64_t done = 0;
+    while (done < bytes) {
+        const ssize_t got = ::pread(fd_, dst + done, bytes - done,
+                                    static_cast<off_t>(data_offset_ + info.begin + offset + done));
+        if (got < 0 && errno == EINTR) continue;
+        if (got <= 0) return false;
+        done += static_cast<std::uint64_t>(got);
+    }
+    return true;
 }
 
 const TensorInfo* SafetensorsFile::Find(const std::string& name) const {

@@ -91,6 +91,42 @@ void PopulateMappedPages(const SourceTensor& tensor) {
 #endif
 }
 
+// Elements [first, first + count) of a stored f16/bf16/f32 tensor, as fp32 into dst: read from the
+// file in 512 KiB pieces through a per-thread staging buffer (it stays in cache) and converted.
+void ReadAsFloat(const FileSlice& slice, at::ScalarType type, int64_t first, int64_t count, float* dst) {
+    auto read = [&](int64_t offset, int64_t bytes, void* out) {
+        if (!slice.file->ReadData(*slice.info, static_cast<std::uint64_t>(offset), static_cast<std::uint64_t>(bytes),
+                                  out))
+            throw std::runtime_error("cannot read weight '" + slice.info->name + "' from the checkpoint");
+    };
+    if (type == at::kFloat) {
+        read(first * 4, count * 4, dst);
+        return;
+    }
+    constexpr int64_t kPiece = 1 << 18;
+    thread_local std::vector<std::uint16_t> staging;
+    if (staging.size() < static_cast<std::size_t>(kPiece)) staging.resize(kPiece);
+    for (int64_t done = 0; done < count; done += kPiece) {
+        const int64_t len = std::min(kPiece, count - done);
+        read((first + done) * 2, len * 2, staging.data());
+        if (type == at::kHalf) {
+            kernels::HalfToFloat(staging.data(), dst + done, static_cast<std::size_t>(len));
+        } else {
+            kernels::BFloat16ToFloat(staging.data(), dst + done, static_cast<std::size_t>(len));
+        }
+    }
+}
+
+at::Tensor ReadToFloat32(const FileSlice& slice, at::ScalarType type) {
+    std::vector<int64_t> shape(slice.info->shape.begin(), slice.info->shape.end());
+    at::Tensor out = at::empty(shape, at::TensorOptions().dtype(at::kFloat));
+    float* dst = out.data_ptr<float>();
+    at::parallel_for(0, out.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
+        ReadAsFloat(slice, type, begin, end - begin, dst + begin);
+    });
+    return out;
+}
+
 at::Tensor ToCompute(const at::Tensor& raw, at::Device device, at::ScalarType dtype) {
     if (device.is_cpu() && dtype == at::kFloat) return ToFloat32(raw);
     return raw.to(device, dtype);
@@ -117,9 +153,18 @@ void WeightStore::DropMapped(const std::string& prefix) const {
     }
 }
 
+FileSlice WeightStore::ReadableSlice(const std::string& name) const {
+    if (!converts_per_use()) return {};
+    const SourceTensor* tensor = source_->Find(name);
+    if (tensor == nullptr || tensor->op != SourceTensor::Op::kDirect) return {};
+    const DType type = tensor->parts[0].second->dtype;
+    if (type != DType::kF16 && type != DType::kBF16 && type != DType::kF32) return {};
+    return {tensor->parts[0].first, tensor->parts[0].second};
+}
+
 void WeightStore::PopulateMapped(const std::string& prefix) const {
     for (const auto& [name, info] : source_->tensors()) {
-        if (name.rfind(prefix, 0) != 0 || converted_.count(name) != 0) continue;
+        if (name.rfind(prefix, 0) != 0 || converted_.count(name) != 0 || ReadableSlice(name).file != nullptr) continue;
         if (const SourceTensor* tensor = source_->Find(name)) PopulateMappedPages(*tensor);
     }
 }
@@ -151,6 +196,8 @@ at::Tensor WeightStore::Raw(const std::string& name) const {
 
 at::Tensor WeightStore::Get(const std::string& name) const {
     if (auto it = converted_.find(name); it != converted_.end()) return it->second;
+    if (const FileSlice slice = ReadableSlice(name); slice.file != nullptr)
+        return ReadToFloat32(slice, ToTorch(slice.info->dtype));
     return ToCompute(Raw(name), device_, dtype_);
 }
 
@@ -164,24 +211,35 @@ at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::st
     if (store.device().is_cpu() && store.dtype() == at::kFloat && x.scalar_type() == at::kFloat && x.device().is_cpu()) {
         // Both memory modes take the same blocked kernel (fp32 weights in fast mode, the mapped
         // file's in low-memory mode): the products are then bitwise the same in either mode.
-        const at::Tensor stored = store.converts_per_use() ? w.Raw(weight_name) : w(weight_name);
+        // Low-memory mode reads the rows from the file: the weight argument is then a storage-less
+        // meta tensor giving dtype and shape (a view of the mapping could be a copy when unaligned).
+        const FileSlice slice = w.ReadableSlice(weight_name);
+        const at::Tensor stored =
+            slice.file != nullptr
+                ? at::empty(std::vector<int64_t>(slice.info->shape.begin(), slice.info->shape.end()),
+                            at::TensorOptions().dtype(ToTorch(slice.info->dtype)).device(at::kMeta))
+                : (store.converts_per_use() ? w.Raw(weight_name) : w(weight_name));
         const auto type = stored.scalar_type();
         if (stored.dim() == 2 && stored.is_contiguous() &&
             (type == at::kFloat || type == at::kHalf || type == at::kBFloat16))
-            return LinearFromStored(x, stored, bias);
+            return LinearFromStored(x, stored, bias, slice);
     }
     return at::linear(x, w(weight_name), bias);
 }
 
-at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            FileSlice source) {
     const auto type = weight.scalar_type();
     TORCH_CHECK(x.scalar_type() == at::kFloat && x.device().is_cpu(), "LinearFromStored: fp32 CPU input expected");
-    TORCH_CHECK(weight.dim() == 2 && weight.is_contiguous() && weight.device().is_cpu() &&
+    TORCH_CHECK(weight.dim() == 2 && weight.is_contiguous() &&
+                    (weight.device().is_cpu() || (source.file != nullptr && weight.is_meta())) &&
                     (type == at::kHalf || type == at::kBFloat16 || type == at::kFloat),
                 "LinearFromStored: contiguous 2-D f16/bf16/f32 CPU weight expected");
     const int64_t n = weight.size(0), k = weight.size(1);
     TORCH_CHECK(x.dim() >= 1 && x.size(-1) == k, "LinearFromStored: input has ", x.size(-1), " features, weight ", k);
     TORCH_CHECK(!bias.defined() || (bias.dim() == 1 && bias.size(0) == n), "LinearFromStored: bias must be [", n, "]");
+    TORCH_CHECK(source.file == nullptr || (ToTorch(source.info->dtype) == type && source.info->Numel() == n * k),
+                "LinearFromStored: the file slice does not hold a ", type, " [", n, ", ", k, "] weight");
     const at::Tensor x2 = x.reshape({-1, k}).contiguous();
     const int64_t m = x2.size(0);
     std::vector<int64_t> out_sizes(x.sizes().begin(), x.sizes().end());
@@ -203,11 +261,15 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
     std::atomic<int64_t> next{0};
     at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
         c10::InferenceMode guard;  // thread-local: the pool's threads do not inherit it
-        at::Tensor buffer = type == at::kFloat ? at::Tensor() : at::empty({rows, k}, x2.options());
+        const bool read_file = source.file != nullptr;
+        at::Tensor buffer = type == at::kFloat && !read_file ? at::Tensor() : at::empty({rows, k}, x2.options());
         for (int64_t block = next++; block < blocks; block = next++) {
             const int64_t first = block * rows, len = std::min(rows, n - first);
             at::Tensor w32;
-            if (type == at::kFloat) {
+            if (read_file) {
+                ReadAsFloat(source, type, first * k, len * k, buffer.data_ptr<float>());
+                w32 = buffer.narrow(0, 0, len);
+            } else if (type == at::kFloat) {
                 w32 = weight.narrow(0, first, len);
             } else {
                 const auto* src = static_cast<const std::uint16_t*>(weight.data_ptr()) + first * k;

@@ -18,9 +18,16 @@
 
 namespace labhouse::engine {
 
-// Tensors of a checkpoint by full name. In low-memory mode a tensor is a view of the mapped file in
-// its own dtype and is converted to the compute dtype on each use; in fast mode everything is
-// converted once at load.
+// Where a stored weight's bytes can be read from with SafetensorsFile::ReadData instead of through
+// the mapping (low-memory mode); file null: read the tensor's memory.
+struct FileSlice {
+    const SafetensorsFile* file = nullptr;
+    const TensorInfo* info = nullptr;
+};
+
+// Tensors of a checkpoint by full name. In low-memory mode a tensor is read from the file (pread,
+// see ReadableSlice) or, for layouts that need it, viewed in the mapped file, in its own dtype and
+// converted to the compute dtype on each use; in fast mode everything is converted once at load.
 class WeightStore {
 public:
     WeightStore(std::shared_ptr<const CheckpointSource> source, at::Device device, at::ScalarType compute_dtype,
@@ -32,10 +39,15 @@ public:
     // True when Get converts on each use (low-memory mode on the CPU in fp32): callers that can
     // convert piecewise (LinearFromStored) then read Raw instead.
     bool converts_per_use() const { return converted_.empty() && device_.is_cpu() && dtype_ == at::kFloat; }
+    // Low-memory mode: the file slice of a tensor stored whole in one file in f16, bf16 or f32 (the
+    // SDXL weights), which Get and LinearFromStored read with pread rather than through the mapping;
+    // {} for other tensors and in fast mode.
+    FileSlice ReadableSlice(const std::string& name) const;
     // Low-memory mode: lets the kernel take back the mapped file pages of every tensor under
     // `prefix` (a finished stage's weights); they are read again from the page cache on next use.
     void DropMapped(const std::string& prefix) const;
-    // Low-memory mode, before a stage: maps those pages in bulk rather than fault by fault.
+    // Low-memory mode, before a stage: maps those pages in bulk rather than fault by fault (only the
+    // tensors read through the mapping: those without a ReadableSlice).
     void PopulateMapped(const std::string& prefix) const;
     at::Device device() const { return device_; }
     at::ScalarType dtype() const { return dtype_; }
@@ -45,6 +57,7 @@ public:
         Scope(const WeightStore* store, std::string prefix) : store_(store), prefix_(std::move(prefix)) {}
         at::Tensor operator()(const std::string& name) const { return store_->Get(prefix_ + name); }
         at::Tensor Raw(const std::string& name) const { return store_->Raw(prefix_ + name); }
+        FileSlice ReadableSlice(const std::string& name) const { return store_->ReadableSlice(prefix_ + name); }
         Scope Sub(const std::string& name) const { return Scope(store_, prefix_ + name + "."); }
         const WeightStore* store() const { return store_; }
 
@@ -67,12 +80,15 @@ using W = WeightStore::Scope;
 at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias = true);
 // The same on explicit tensor names (bias_name empty: no bias), e.g. open_clip's packed in_proj.
 at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::string& bias_name, const at::Tensor& x);
-// x W^T + bias for fp32 x [..., K] and W [N, K] stored contiguous in f16, bf16 or f32 (e.g. a view
-// of the mapped file): the N rows are split into blocks over the threads; each thread converts one
-// block into a cache-resident fp32 buffer and multiplies it with a single-threaded sgemm straight
-// into its columns of the output. Low-memory mode's per-use conversion otherwise writes and reads
-// back the whole fp32 weight, and OpenBLAS's own threading of 77-row products ran at ~50% of sgemm.
-at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
+// x W^T + bias for fp32 x [..., K] and W [N, K] stored contiguous in f16, bf16 or f32 (a view of
+// the mapped file, or read from the file): the N rows are split into blocks over the threads; each
+// thread converts one block into a cache-resident fp32 buffer and multiplies it with a
+// single-threaded sgemm straight into its columns of the output. Low-memory mode's per-use
+// conversion otherwise writes and reads back the whole fp32 weight.
+// With `source`, the rows are read from the file instead (weight then gives only dtype and shape
+// and may be a meta tensor).
+at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
+                            FileSlice source = {});
 at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int stride = 1, int padding = -1);
 at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps);
 // GroupNorm(32) then SiLU in place (fp32, keeps channels-last).
