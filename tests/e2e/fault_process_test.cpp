@@ -31,6 +31,9 @@ class WriteLock {
 public:
     explicit WriteLock(const std::filesystem::path& db) {
         sqlite3_open(db.c_str(), &db_);
+        // The server's own short write transactions (a worker finishing jobs) may hold the lock at
+        // this instant: wait for them as any writer would, then keep it.
+        sqlite3_busy_timeout(db_, 10'000);
         locked_ = sqlite3_exec(db_, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr) == SQLITE_OK;
     }
     ~WriteLock() {

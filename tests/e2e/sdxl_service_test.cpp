@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "labhouse/engine/sdxl_pipeline.h"
+#include "labhouse/engine/taesd_architecture.h"
 #include "labhouse/imaging/opencv_image_codec.h"
 #include "tests/e2e/e2e_helpers.h"
 #include "tests/e2e/server_process.h"
@@ -15,12 +16,23 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// Decodes a PNG answered as base64 (or fetched) and checks its size.
+void ExpectPngOfSize(const std::string& png, int width, int height) {
+    imaging::OpenCvImageCodec codec;
+    auto image = codec.Decode(png);
+    ASSERT_TRUE(image) << "not an image";
+    EXPECT_EQ(image->width, width);
+    EXPECT_EQ(image->height, height);
+}
+
 class SdxlServiceTest : public ::testing::Test {
 protected:
     void SetUp() override {
         auto model = engine::WriteTinySdxlModel((dir_.path() / "models").string());
         ASSERT_TRUE(model) << model.error().message;
-        server_ = std::make_unique<ServerProcess>(dir_.path() / "data", std::vector<std::string>{"--sdxl-model", *model});
+        std::vector<std::string> args = {"--sdxl-model", *model};
+        for (auto& arg : ExtraArgs()) args.push_back(arg);
+        server_ = std::make_unique<ServerProcess>(dir_.path() / "data", args);
         ASSERT_TRUE(server_->Start());
         client_ = server_->Client();
     }
@@ -32,6 +44,8 @@ protected:
         EXPECT_EQ(res->status, 202) << res->body;
         return Json(res);
     }
+
+    virtual std::vector<std::string> ExtraArgs() { return {}; }
 
     TempDir dir_;
     std::unique_ptr<ServerProcess> server_;
@@ -83,6 +97,71 @@ TEST_F(SdxlServiceTest, JobRecordsEverythingNeededToReproduceIt) {
     EXPECT_EQ(second["meta"]["seed"], "7");
 }
 
+// With TAESDXL (random weights of its architecture, written like the tiny model): preview events on
+// the job's stream while it runs, and decoder=taesd for the final image.
+class SdxlTaesdServiceTest : public SdxlServiceTest {
+protected:
+    std::vector<std::string> ExtraArgs() override {
+        const std::string taesd = (dir_.path() / "taesdxl_decoder.safetensors").string();
+        EXPECT_TRUE(engine::WriteRandomTaesdDecoder(taesd, engine::DType::kF16, 1));
+        return {"--sdxl-taesd", taesd, "--sdxl-preview-every", "1"};
+    }
+};
+
+TEST_F(SdxlTaesdServiceTest, PreviewsStreamWhileTheJobRunsAndTaesdCanDecodeTheResult) {
+    auto backends = Json(client_->Get("/api/v1/backends"));
+    EXPECT_EQ(backends["backends"][0]["details"]["taesd"], "taesdxl_decoder.safetensors") << backends.dump();
+
+    // The stream opens while the model loads, before the first of the steps.
+    const std::string id = Submit({{"backend", "sdxl"}, {"steps", "8"}, {"strength", "1"}, {"seed", "3"}})["id"];
+    std::string stream;
+    client_->Get("/api/v1/jobs/" + id + "/events", [&](const char* data, std::size_t n) {
+        stream.append(data, n);
+        return true;
+    });
+    const std::string marker = "event: preview\ndata: ";
+    const auto at = stream.find(marker);
+    ASSERT_NE(at, std::string::npos) << stream.substr(0, 2000);
+    const auto preview = nlohmann::json::parse(stream.substr(at + marker.size(), stream.find('\n', at + marker.size()) -
+                                                                                  (at + marker.size())));
+    EXPECT_EQ(preview["id"], id);
+    EXPECT_EQ(preview["progress"]["stage"], "unet");
+    const std::string url = preview["image"];
+    const std::string prefix = "data:image/jpeg;base64,";
+    ASSERT_EQ(url.rfind(prefix, 0), 0u) << url.substr(0, 40);
+    imaging::OpenCvImageCodec codec;
+    auto info = codec.Probe(Unbase64(url.substr(prefix.size())));
+    ASSERT_TRUE(info) << info.error().message;
+    EXPECT_EQ(info->format, "jpeg");
+    EXPECT_LE(std::max(info->width, info->height), 512);
+    EXPECT_GT(info->width, info->height) << "the upload's landscape aspect";
+    auto job = WaitForJob(*client_, id, Finished, 120s);
+    ASSERT_EQ(job["status"], "succeeded") << job.dump();
+    EXPECT_EQ(job["meta"]["decoder"], "vae");
+    EXPECT_EQ(job["progress"]["stage"], "done") << "previews are not stored in the record";
+
+    auto fast = WaitForJob(*client_, Submit({{"backend", "sdxl"}, {"steps", "2"}, {"decoder", "taesd"}})["id"], Finished,
+                           120s);
+    ASSERT_EQ(fast["status"], "succeeded") << fast.dump();
+    EXPECT_EQ(fast["meta"]["decoder"], "taesd");
+    auto png = client_->Get(fast["result"]["image_url"].get<std::string>());
+    ASSERT_TRUE(png);
+    ExpectPngOfSize(png->body, 96, 64);
+
+    auto bad = client_->Post("/api/v1/jobs", Form(PngBytes(32, 32), {{"backend", "sdxl"}, {"decoder", "fast"}}));
+    ASSERT_TRUE(bad);
+    EXPECT_EQ(bad->status, 400) << bad->body;
+}
+
+TEST_F(SdxlServiceTest, DecoderTaesdWithoutTaesdxlIsRefusedWithTheFix) {
+    auto res = client_->Post("/api/v1/jobs", Form(PngBytes(32, 32), {{"backend", "sdxl"}, {"decoder", "taesd"}}));
+    ASSERT_TRUE(res);
+    EXPECT_EQ(res->status, 400) << res->body;
+    EXPECT_NE(res->body.find("models pull taesdxl"), std::string::npos) << res->body;
+    auto backends = Json(client_->Get("/api/v1/backends"));
+    EXPECT_EQ(backends["backends"][0]["details"]["taesd"], "none") << backends.dump();
+}
+
 TEST_F(SdxlServiceTest, CancelStopsAGenerationBetweenSteps) {
     const std::string id =
         Submit({{"backend", "sdxl"}, {"steps", "100"}, {"strength", "1"}, {"prompt", "slow"}}, 1024, 1024)["id"];
@@ -106,15 +185,6 @@ TEST_F(SdxlServiceTest, AutoPicksSdxlWhenAModelIsInstalled) {
     }
     auto job = Submit({{"style", "anime"}, {"steps", "2"}});
     EXPECT_EQ(job["backend"], "sdxl");
-}
-
-// Decodes a PNG answered as base64 (or fetched) and checks its size.
-void ExpectPngOfSize(const std::string& png, int width, int height) {
-    imaging::OpenCvImageCodec codec;
-    auto image = codec.Decode(png);
-    ASSERT_TRUE(image) << "not an image";
-    EXPECT_EQ(image->width, width);
-    EXPECT_EQ(image->height, height);
 }
 
 TEST_F(SdxlServiceTest, NativeApiRunsATextToImageJobWithoutAnInput) {
@@ -266,7 +336,7 @@ TEST_F(SdxlServiceTest, A1111Txt2ImgAnswersImagesParametersAndInfo) {
 
 // LABHOUSE_SDXL_VAE_TILE (--sdxl-vae-tile) is checked with the rest of the configuration: a bad
 // value stops the service at start with the rule in the message, before any model is loaded.
-TEST(SdxlConfigTest, BadVaeTileIsRefusedAtStart) {
+TEST(SdxlConfigTest, BadVaeTileOrPreviewCadenceIsRefusedAtStart) {
     TempDir dir;
     const std::vector<std::string> base = {"serve", "--port", "0", "--data-dir", (dir.path() / "data").string()};
     for (const char* bad : {"100", "-2", "8192", "520"}) {
@@ -277,6 +347,11 @@ TEST(SdxlConfigTest, BadVaeTileIsRefusedAtStart) {
     std::vector<std::string> flag = base;
     flag.insert(flag.end(), {"--sdxl-vae-tile", "big"});
     EXPECT_NE(RunLabhouse(flag).first, 0);
+    for (const char* bad : {"-1", "1001"}) {
+        auto [code, out] = RunLabhouse(base, {{"LABHOUSE_SDXL_PREVIEW_EVERY", bad}});
+        EXPECT_EQ(code, 2) << bad << ": " << out;
+        EXPECT_NE(out.find("sdxl preview every must be between 0 (off) and 1000"), std::string::npos) << out;
+    }
 }
 
 }  // namespace

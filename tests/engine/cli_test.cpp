@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <opencv2/imgcodecs.hpp>
 
+#include "labhouse/engine/taesd_architecture.h"
 #include "tests/engine/test_util.h"
 
 namespace labhouse::engine {
@@ -61,6 +62,14 @@ TEST(EngineCliTest, MakeTinyThenTransform) {
                       "320x256", "--vae-tile", "256", "--threads", "1", "--quiet", "--out", out}),
               0);
     EXPECT_EQ(cv::imread(out).cols, 320);
+    // The TAESDXL decoder.
+    ASSERT_TRUE(WriteRandomTaesdDecoder(dir.File("taesd.safetensors"), DType::kF16, 1));
+    std::filesystem::remove(out);
+    ASSERT_EQ(RunCli({"transform", "--model", model, "--input", dir.File("in.png"), "--prompt", "a cat", "--size",
+                      "64x96", "--taesd", dir.File("taesd.safetensors"), "--decoder", "taesd", "--threads", "1",
+                      "--quiet", "--out", out}),
+              0);
+    EXPECT_EQ(cv::imread(out).rows, 96);
 }
 
 TEST(EngineCliTest, BadInputsExitNonZero) {
@@ -85,6 +94,10 @@ TEST(EngineCliTest, BadInputsExitNonZero) {
     EXPECT_NE(with({"--input", dir.File("in.png"), "--vae-tile", "-3"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--vae-tile", "tiles"}), 0);
     EXPECT_NE(with({"--input", dir.File("in.png"), "--tokenizer", dir.File("none")}), 0);
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--decoder", "taesd"}), 0);  // without --taesd
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--decoder", "fast"}), 0);
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--taesd", dir.File("none.safetensors")}), 0);
+    EXPECT_NE(with({"--input", dir.File("in.png"), "--taesd", model}), 0);  // an SDXL file is not a TAESD decoder
     EXPECT_NE(RunCli({"transform", "--model", dir.File("in.png"), "--input", dir.File("in.png"), "--prompt", "x",
                       "--out", dir.File("o.png")}),
               0);                                                        // not a safetensors file

@@ -60,6 +60,14 @@ TEST(RedisEventBus, EventsRoundTripThroughTheWireForm) {
     EXPECT_EQ(decoded->state, event.state);
     EXPECT_EQ(decoded->progress, event.progress);
     EXPECT_EQ(decoded->error, event.error);
+    EXPECT_TRUE(decoded->preview_jpeg.empty());
+    std::string jpeg("\xff\xd8\xff\xe0 binary \0 bytes \xff\xd9", 20);
+    auto preview = redis::DecodeEvent(redis::EncodeEvent({"id-2", JobState::kRunning, {"unet", 1, 4, 0}, std::nullopt, jpeg}));
+    ASSERT_TRUE(preview.has_value());
+    EXPECT_EQ(preview->preview_jpeg, jpeg);
+    EXPECT_FALSE(redis::DecodeEvent(R"({"job_id":"x","state":"running","stage":"","step":0,"total":0,)"
+                                    R"("seconds_per_step":0,"preview_jpeg":"not*base64"})")
+                     .has_value());
     EXPECT_FALSE(redis::DecodeEvent("not json").has_value());
     EXPECT_FALSE(redis::DecodeEvent(R"({"job_id":"x","state":"exploded"})").has_value());
 }

@@ -93,6 +93,7 @@ Result<TransformOutput> FakeTransformer::Transform(const TransformInput& input, 
         }
         if (progress.CancelRequested()) return Cancelled("canceled at step " + std::to_string(step));
         progress.Report({"invert", step + 1, steps_, 0.01});
+        if (previews_ && !input.image.Empty()) progress.ReportPreview(input.image);
     }
     TransformOutput output{input.image, {{"seed", "42"}, {"fake_steps", std::to_string(steps_)}}};
     if (input.params.kind == JobKind::kTextToImage) {

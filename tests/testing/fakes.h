@@ -56,6 +56,8 @@ public:
 
     // Text-to-image jobs then get a mid-grey image of the asked size (inverted like any other).
     void SetTextToImage(bool supported) { text_to_image_ = supported; }
+    // Then every step also reports the input image as a preview.
+    void SetPreviews(bool previews) { previews_ = previews; }
     void SetAvailable(bool available) { available_ = available; }
     void SetConcurrency(int concurrency) { concurrency_ = concurrency; }
     // While gated, each step waits for Release() (or cancellation).
@@ -75,6 +77,7 @@ private:
     int concurrency_ = 1;
     std::atomic<bool> available_{true};
     std::atomic<bool> text_to_image_{false};
+    std::atomic<bool> previews_{false};
     std::atomic<int> calls_{0};
     std::mutex mutex_;
     std::condition_variable cv_;

@@ -166,6 +166,30 @@ TEST_F(UseCaseTest, RunnerCompletesAJobWithResultAndReproducibilityText) {
     EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kIdle);
 }
 
+TEST_F(UseCaseTest, PreviewsReachListenersAsJpegEventsAndAreNotStored) {
+    fake_->SetPreviews(true);
+    auto subscription = events_.Subscribe("");
+    const Job job = SubmitOk(Request());
+    const std::size_t blobs_before = blobs_.Count();
+    ASSERT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kSucceeded);
+    std::vector<JobEvent> previews;
+    while (auto event = subscription->Next(10ms)) {
+        if (!event->preview_jpeg.empty()) previews.push_back(*event);
+    }
+    ASSERT_EQ(previews.size(), 3u);
+    for (std::size_t i = 0; i < previews.size(); ++i) {
+        EXPECT_EQ(previews[i].job_id, job.id);
+        EXPECT_EQ(previews[i].state, JobState::kRunning);
+        EXPECT_EQ(previews[i].progress.step, static_cast<int>(i) + 1) << "carries the step it follows";
+        auto info = codec_.Probe(previews[i].preview_jpeg);
+        ASSERT_TRUE(info) << info.error().message;
+        EXPECT_EQ(info->format, "jpeg");
+        EXPECT_EQ(info->width, 48);
+        EXPECT_EQ(info->height, 32);
+    }
+    EXPECT_EQ(blobs_.Count(), blobs_before + 1) << "only the result is stored, no preview";
+}
+
 SubmitRequest TextToImage(const std::string& backend, int width = 64, int height = 80) {
     SubmitRequest request;
     request.params.kind = JobKind::kTextToImage;

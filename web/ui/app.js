@@ -613,6 +613,17 @@
       }
       updateJob({ ...job, status: d.status, progress: d.progress, error: d.error ?? job.error });
     });
+    // A running sdxl job with TAESDXL sends a look at the image after each step (a JPEG data URL):
+    // it replaces the card's picture until the result arrives with "done".
+    es.addEventListener('preview', (e) => {
+      const d = JSON.parse(e.data);
+      const card = gallery.querySelector(`[data-id="${CSS.escape(d.id)}"]`);
+      const img = card && $('.card-media img', card);
+      if (!img || !String(d.image).startsWith('data:image/jpeg;base64,')) return;
+      img.src = d.image;
+      img.alt = `Preview of the ${jobTitle(state.jobs.get(d.id) || {}).toLowerCase()} job at step ${d.progress.step} of ${d.progress.total}`;
+      card.querySelector('.card-media').classList.add('media-preview');
+    });
     es.addEventListener('done', (e) => {
       es.close();
       streams.delete(id);

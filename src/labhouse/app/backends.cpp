@@ -18,6 +18,8 @@ void RegisterBackends(BackendRegistry& registry, const AppConfig& config, const 
     sdxl::SdxlConfig sdxl_config{config.sdxl_model,      config.ModelsDir(), "", config.sdxl_device,
                                  config.sdxl_weight_mode, config.sdxl_load_at_start, 0,
                                  config.sdxl_vae_tile};
+    sdxl_config.taesd_path = config.sdxl_taesd;
+    sdxl_config.preview_every = config.sdxl_preview_every;
     auto sdxl_backend = std::make_shared<sdxl::SdxlTransformer>(sdxl_config);
     if (config.sdxl_load_at_start && sdxl_backend->ResolveModelPath()) (void)sdxl_backend->EnsureLoaded();
     registry.Add(sdxl_backend);

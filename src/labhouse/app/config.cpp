@@ -52,6 +52,9 @@ Status AppConfig::Validate() const {
         return InvalidArgument("sdxl weight mode must be low-memory or fast");
     }
     if (sdxl_device != "cpu" && sdxl_device.rfind("cuda", 0) != 0) return InvalidArgument("sdxl device must be cpu or cuda[:N]");
+    if (sdxl_preview_every < 0 || sdxl_preview_every > 1000) {
+        return InvalidArgument("sdxl preview every must be between 0 (off) and 1000 steps");
+    }
     if (auto tile = engine::ValidateVaeTile(sdxl_vae_tile); !tile) {
         return InvalidArgument("sdxl " + tile.error().message);
     }
@@ -141,7 +144,9 @@ std::string AppConfig::ToString() const {
            " stability_concurrency=" + std::to_string(stability_concurrency) +
            " sdxl_model=" + (sdxl_model.empty() ? "auto" : sdxl_model) + " sdxl_device=" + sdxl_device +
            " sdxl_weight_mode=" + sdxl_weight_mode + " sdxl_vae_tile=" + std::to_string(sdxl_vae_tile) +
-           " sdxl_load_at_start=" + (sdxl_load_at_start ? "yes" : "no");
+           " sdxl_load_at_start=" + (sdxl_load_at_start ? "yes" : "no") +
+           " sdxl_taesd=" + (sdxl_taesd.empty() ? "auto" : sdxl_taesd) +
+           " sdxl_preview_every=" + std::to_string(sdxl_preview_every);
 }
 
 void AddStorageOptions(CLI::App& command, AppConfig& c) {
@@ -252,6 +257,14 @@ void AddServeOptions(CLI::App& command, AppConfig& c) {
         ->capture_default_str();
     command.add_flag("--sdxl-load-at-start", c.sdxl_load_at_start, "Load the SDXL model at start, not at the first job")
         ->envname("LABHOUSE_SDXL_LOAD_AT_START");
+    command.add_option("--sdxl-taesd", c.sdxl_taesd,
+                       "TAESDXL decoder (.safetensors) for previews and the decoder=taesd option (default: found in "
+                       "the models dir after `labhouse models pull taesdxl`)")
+        ->envname("LABHOUSE_SDXL_TAESD");
+    command.add_option("--sdxl-preview-every", c.sdxl_preview_every,
+                       "With TAESDXL: a preview image on the job's event stream after every N-th step (0 = none)")
+        ->envname("LABHOUSE_SDXL_PREVIEW_EVERY")
+        ->capture_default_str();
 }
 
 Status CheckUnknownEnvironment(const CLI::App& command, const std::vector<std::string>& also_known) {

@@ -53,6 +53,8 @@ struct AppConfig {
     std::string sdxl_weight_mode = "low-memory";  // low-memory | fast
     int sdxl_vae_tile = 0;                        // engine::SdxlLoadOptions::vae_tile: 0 auto, -1 off, N px
     bool sdxl_load_at_start = false;
+    std::string sdxl_taesd;        // TAESDXL decoder file; empty = found in the models dir if pulled
+    int sdxl_preview_every = 1;    // with TAESDXL: a preview event after every N-th step; 0 = none
 
     // Access (access_config.cpp): API keys.
     std::string auth = "open";  // open | keys

@@ -119,6 +119,20 @@ Result<std::string> OpenCvImageCodec::EncodePng(const Image& image,
     return AddPngText(std::string(encoded.begin(), encoded.end()), text);
 }
 
+Result<std::string> OpenCvImageCodec::EncodeJpeg(const Image& image, int quality) const {
+    if (image.Empty() || image.rgb.size() != image.ByteSize()) return Internal("cannot encode an empty image");
+    if (quality < 1 || quality > 100) return InvalidArgument("JPEG quality must be 1-100");
+    std::vector<std::uint8_t> encoded;
+    try {
+        if (!cv::imencode(".jpg", ToMat(image), encoded, {cv::IMWRITE_JPEG_QUALITY, quality})) {
+            return Internal("JPEG encoding failed");
+        }
+    } catch (const cv::Exception& e) {
+        return Internal(std::string("JPEG encoding failed: ") + e.what());
+    }
+    return std::string(encoded.begin(), encoded.end());
+}
+
 Result<std::string> AddPngText(std::string png, const std::map<std::string, std::string>& text) {
     if (text.empty()) return png;
     constexpr std::size_t kAfterIhdr = 8 + 4 + 4 + 13 + 4;

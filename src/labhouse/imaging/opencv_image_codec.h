@@ -16,6 +16,7 @@ public:
     Result<ImageInfo> Probe(std::string_view bytes) const override;
     Result<Image> Decode(std::string_view bytes) const override;
     Result<std::string> EncodePng(const Image& image, const std::map<std::string, std::string>& text) const override;
+    Result<std::string> EncodeJpeg(const Image& image, int quality) const override;
 };
 
 // Image (RGB) -> cv::Mat CV_8UC3 in BGR order (a copy).

@@ -80,16 +80,17 @@ std::vector<CatalogEntry> BuildCatalog() {
                        {{"any", {{"sdxl_vae.safetensors", -1, ""}}, {}, "not loaded by the native engine yet"}}});
 
     // madebyollin/taesdxl: the tiny SDXL autoencoder (same latent API as the SDXL VAE), as two
-    // ~4.9 MB safetensors files, for fast previews.
+    // ~4.9 MB safetensors files. The engine uses the decoder (engine/taesd_architecture.h).
     catalog.push_back({"taesdxl",
                        "madebyollin/taesdxl",
                        "preview-vae",
-                       "TAESDXL: tiny SDXL autoencoder for fast previews",
+                       "TAESDXL: tiny SDXL decoder for live previews and fast finals (decoder=taesd)",
                        "taesdxl",
                        {{"any",
                          {{"taesdxl_encoder.safetensors", -1, ""}, {"taesdxl_decoder.safetensors", -1, ""}},
-                         {},
-                         "not loaded by the native engine yet (planned as its fast decoder)"}}});
+                         {"sdxl"},
+                         "the sdxl backend finds it in the models dir: previews on the job's event stream and the "
+                         "decoder=taesd option"}}});
 
     // openai/clip-vit-large-patch14: the CLIP BPE files on their own, installed as <models>/tokenizer,
     // one of the places the engine looks for them (engine FindTokenizerDir).

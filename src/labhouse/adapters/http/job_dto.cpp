@@ -2,6 +2,7 @@
 
 #include <ctime>
 
+#include "labhouse/core/base/base64.h"
 #include "labhouse/support/job_json.h"
 
 namespace labhouse::http {
@@ -68,6 +69,12 @@ nlohmann::json EventToJson(const JobEvent& event) {
     j["error"] = event.error ? nlohmann::json{{"code", event.error->code}, {"message", event.error->message}}
                              : nlohmann::json(nullptr);
     return j;
+}
+
+nlohmann::json PreviewEventToJson(const JobEvent& event) {
+    return {{"id", event.job_id},
+            {"progress", ProgressToJson(event.progress)},
+            {"image", "data:image/jpeg;base64," + EncodeBase64(event.preview_jpeg)}};
 }
 
 }  // namespace labhouse::http

@@ -16,5 +16,7 @@ nlohmann::json Timestamp(std::int64_t epoch_ms);
 std::string ImageUrl(const std::string& blob_id);
 nlohmann::json JobToJson(const Job& job, std::optional<std::int64_t> queue_position = std::nullopt);
 nlohmann::json EventToJson(const JobEvent& event);
+// SSE "preview": {"id", "progress", "image": "data:image/jpeg;base64,..."}.
+nlohmann::json PreviewEventToJson(const JobEvent& event);
 
 }  // namespace labhouse::http

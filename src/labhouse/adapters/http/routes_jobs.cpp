@@ -69,6 +69,11 @@ void StreamEvents(RouteContext& ctx, const std::string& id, std::shared_ptr<void
             // A listener that went away frees its stream slot within a tick, not at the next write.
             if (!sink.is_writable()) return false;
             auto event = subscription->Next(tick);
+            if (event && !event->preview_jpeg.empty()) {
+                if (!WriteEvent(sink, "preview", PreviewEventToJson(*event))) return false;
+                last_write = std::chrono::steady_clock::now();
+                continue;
+            }
             if (event) {
                 if (!WriteEvent(sink, "progress", EventToJson(*event))) return false;
                 state = event->state;

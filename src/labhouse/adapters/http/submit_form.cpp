@@ -11,10 +11,10 @@ namespace {
 // ("strenght") is an error instead of a silently ignored setting.
 const std::set<std::string> kTextFields = {"backend", "style",   "prompt", "negative_prompt", "strength",
                                            "steps",   "guidance", "seed",  "sampler", "model", "engine", "effect",
-                                           "webhook_url", "width", "height"};
+                                           "webhook_url", "width", "height", "decoder"};
 const std::set<std::string> kFileFields = {"image", "reference_image"};
 // Option fields copied into JobParams::options for the backend to read.
-const std::set<std::string> kOptionFields = {"engine", "effect"};
+const std::set<std::string> kOptionFields = {"engine", "effect", "decoder"};
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labhouse/core/base/base64.h"
 #include "labhouse/core/base/log.h"
 
 namespace labhouse::redis {
@@ -14,6 +15,7 @@ std::string EncodeEvent(const JobEvent& event) {
                            {"total", event.progress.total},
                            {"seconds_per_step", event.progress.seconds_per_step}};
     if (event.error) json["error"] = {{"code", event.error->code}, {"message", event.error->message}};
+    if (!event.preview_jpeg.empty()) json["preview_jpeg"] = EncodeBase64(event.preview_jpeg);
     return json.dump();
 }
 
@@ -31,6 +33,11 @@ std::optional<JobEvent> DecodeEvent(const std::string& text) {
         if (json.contains("error")) {
             event.error = JobError{json["error"].at("code").get<std::string>(),
                                    json["error"].at("message").get<std::string>()};
+        }
+        if (json.contains("preview_jpeg")) {
+            auto jpeg = DecodeBase64(json["preview_jpeg"].get<std::string>());
+            if (!jpeg) return std::nullopt;
+            event.preview_jpeg = std::move(*jpeg);
         }
         return event;
     } catch (const nlohmann::json::exception&) {

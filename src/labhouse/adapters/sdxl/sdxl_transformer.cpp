@@ -109,6 +109,32 @@ Result<std::string> SdxlTransformer::ResolveModelPath() const {
     return found.front();
 }
 
+Result<std::string> SdxlTransformer::ResolveTaesdPath() const {
+    if (!config_.taesd_path.empty()) {
+        if (!std::filesystem::is_regular_file(config_.taesd_path)) {
+            return FailedPrecondition("TAESDXL file " + config_.taesd_path + " does not exist");
+        }
+        return config_.taesd_path;
+    }
+    // `labhouse models pull taesdxl` installs taesdxl_decoder.safetensors; a diffusers download of
+    // madebyollin/taesdxl is a diffusion_pytorch_model.safetensors in a folder named after it.
+    std::error_code ec;
+    std::vector<std::string> found;
+    if (!config_.models_dir.empty() && std::filesystem::is_directory(config_.models_dir, ec)) {
+        for (const auto& entry : std::filesystem::recursive_directory_iterator(config_.models_dir, ec)) {
+            if (!entry.is_regular_file()) continue;
+            const std::string name = Lower(entry.path().filename().string());
+            const std::string folder = Lower(entry.path().parent_path().filename().string());
+            if (name == "taesdxl_decoder.safetensors" ||
+                (name == "diffusion_pytorch_model.safetensors" && folder.find("taesdxl") != std::string::npos)) {
+                found.push_back(entry.path().string());
+            }
+        }
+    }
+    std::sort(found.begin(), found.end());
+    return found.empty() ? std::string() : found.front();
+}
+
 labhouse::Status SdxlTransformer::EnsureLoaded() {
     std::lock_guard lock(mutex_);
     if (pipeline_) return OkStatus();
@@ -119,6 +145,7 @@ labhouse::Status SdxlTransformer::EnsureLoaded() {
     options.threads = config_.threads;
     options.weight_mode = config_.weight_mode == "fast" ? engine::WeightMode::kFast : engine::WeightMode::kLowMemory;
     options.vae_tile = config_.vae_tile;
+    LABHOUSE_ASSIGN_OR_RETURN(options.taesd_path, ResolveTaesdPath());
     Log(LogLevel::kInfo, "sdxl_loading", {{"model", path}, {"weight_mode", config_.weight_mode}});
     auto pipeline = engine::SdxlPipeline::Load(path, tokenizer, options);
     if (!pipeline) {
@@ -129,7 +156,11 @@ labhouse::Status SdxlTransformer::EnsureLoaded() {
     defaults_ = DefaultsForModel(path);
     model_sha256_ = ModelSha256(path);
     load_error_.clear();
-    Log(LogLevel::kInfo, "sdxl_loaded", {{"model", path}, {"sha256", model_sha256_}, {"sizes", pipeline_->Describe()}});
+    Log(LogLevel::kInfo, "sdxl_loaded",
+        {{"model", path},
+         {"sha256", model_sha256_},
+         {"sizes", pipeline_->Describe()},
+         {"taesd", options.taesd_path.empty() ? "none" : options.taesd_path}});
     return OkStatus();
 }
 
@@ -137,7 +168,14 @@ BackendStatus SdxlTransformer::Status() const {
     auto path = ResolveModelPath();
     if (!path) return {false, path.error().message, {}};
     if (!load_error_.empty()) return {false, "the model failed to load: " + load_error_, {{"model", *path}}};
-    return {true, "", {{"model", std::filesystem::path(*path).filename().string()}, {"weight_mode", config_.weight_mode}}};
+    auto taesd = ResolveTaesdPath();
+    const std::string taesd_name =
+        taesd && !taesd->empty() ? std::filesystem::path(*taesd).filename().string() : std::string("none");
+    return {true,
+            "",
+            {{"model", std::filesystem::path(*path).filename().string()},
+             {"weight_mode", config_.weight_mode},
+             {"taesd", taesd_name}}};
 }
 
 labhouse::Status SdxlTransformer::Validate(const JobParams& params, const Style*) const {
@@ -148,6 +186,14 @@ labhouse::Status SdxlTransformer::Validate(const JobParams& params, const Style*
     if (auto rng = params.options.find("rng"); rng != params.options.end() && rng->second != "cpu" &&
                                                rng->second != "cuda") {
         return InvalidArgument("rng must be cpu or cuda");
+    }
+    if (auto decoder = params.options.find("decoder"); decoder != params.options.end()) {
+        if (decoder->second != "vae" && decoder->second != "taesd") return InvalidArgument("decoder must be vae or taesd");
+        auto taesd = ResolveTaesdPath();
+        if (decoder->second == "taesd" && (!taesd || taesd->empty())) {
+            return InvalidArgument(
+                "decoder taesd needs TAESDXL: run `labhouse models pull taesdxl` or set LABHOUSE_SDXL_TAESD");
+        }
     }
     return OkStatus();
 }
@@ -190,6 +236,17 @@ Result<TransformOutput> SdxlTransformer::Transform(const TransformInput& input, 
     }
     request.width = width;
     request.height = height;
+    if (auto decoder = p.options.find("decoder"); decoder != p.options.end()) request.decoder = decoder->second;
+    if (pipeline_->has_taesd() && config_.preview_every > 0) {
+        request.preview_every = config_.preview_every;
+        request.on_preview = [&progress](int, int, const Image& preview) {
+            // At most 512 px on the long side: enough to watch, ~30 KB as a JPEG on every listener's stream.
+            const int side = std::max(preview.width, preview.height);
+            if (side <= 512) return progress.ReportPreview(preview);
+            progress.ReportPreview(Resize(preview, std::max(1, preview.width * 512 / side),
+                                          std::max(1, preview.height * 512 / side)));
+        };
+    }
 
     std::atomic<bool> cancel{false};
     auto on_progress = [&](const std::string& stage, int step, int total, double seconds_per_step) {

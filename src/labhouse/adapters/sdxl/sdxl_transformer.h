@@ -25,6 +25,8 @@ struct SdxlConfig {
     bool load_at_start = false;
     int threads = 0;
     int vae_tile = 0;  // engine::SdxlLoadOptions::vae_tile (validated by the app config)
+    std::string taesd_path;  // TAESDXL decoder; empty = search models_dir (optional either way)
+    int preview_every = 1;   // with TAESDXL loaded: a preview after every N-th step; 0 = none
 };
 
 // Per-model defaults (sdxl-reference.md section 6.5 for Turbo; the SDXL base model card for base).
@@ -51,6 +53,9 @@ public:
     labhouse::Status EnsureLoaded();
     // The checkpoint that would be used, or an error saying how to install one.
     Result<std::string> ResolveModelPath() const;
+    // The TAESDXL decoder that would be loaded: "" when none is configured or installed, an error
+    // when the configured file is missing.
+    Result<std::string> ResolveTaesdPath() const;
 
 private:
     SdxlConfig config_;

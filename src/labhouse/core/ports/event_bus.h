@@ -13,10 +13,21 @@
 namespace labhouse {
 
 struct JobEvent {
+    JobEvent() = default;
+    JobEvent(std::string id, JobState state_, JobProgress progress_, std::optional<JobError> error_,
+             std::string preview = {})
+        : job_id(std::move(id)),
+          state(state_),
+          progress(std::move(progress_)),
+          error(std::move(error_)),
+          preview_jpeg(std::move(preview)) {}
     std::string job_id;
     JobState state = JobState::kQueued;
     JobProgress progress;
     std::optional<JobError> error;
+    // A preview of a running job's image (JPEG bytes, a few tens of KB), sent once and not stored:
+    // a listener that joins later sees the next one. Empty for every other event.
+    std::string preview_jpeg;
 };
 
 class EventSubscription {

@@ -27,6 +27,8 @@ public:
     // Encodes a PNG; each text entry becomes a tEXt chunk (keyword -> value).
     virtual Result<std::string> EncodePng(const Image& image,
                                           const std::map<std::string, std::string>& text) const = 0;
+    // Encodes a baseline JPEG (quality 1-100), for previews where size matters more than fidelity.
+    virtual Result<std::string> EncodeJpeg(const Image& image, int quality) const = 0;
 };
 
 }  // namespace labhouse

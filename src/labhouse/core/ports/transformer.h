@@ -26,6 +26,8 @@ class ProgressReporter {
 public:
     virtual ~ProgressReporter() = default;
     virtual void Report(const JobProgress& progress) = 0;
+    // A look at the image being made (e.g. after a sampling step), for live listeners only.
+    virtual void ReportPreview(const Image& preview) { (void)preview; }
     // True once the job should stop: the transform returns Cancelled(...) at its next step.
     virtual bool CancelRequested() = 0;
 };

@@ -16,9 +16,16 @@ const std::vector<double> kDurationBuckets = {0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 1
 // lease alive from a background thread while a long step runs.
 class LeasedReporter final : public ProgressReporter {
 public:
-    LeasedReporter(JobRepository& jobs, EventBus& events, const Clock& clock, const Job& job,
+    LeasedReporter(JobRepository& jobs, EventBus& events, const ImageCodec& codec, const Clock& clock, const Job& job,
                    const RunnerOptions& options, const std::atomic<bool>& shutdown)
-        : jobs_(jobs), events_(events), clock_(clock), job_(job), options_(options), shutdown_(shutdown) {
+        : jobs_(jobs),
+          events_(events),
+          codec_(codec),
+          clock_(clock),
+          job_(job),
+          options_(options),
+          shutdown_(shutdown),
+          last_progress_(job.progress) {
         heartbeat_ = std::thread([this] { HeartbeatLoop(); });
     }
     ~LeasedReporter() override {
@@ -33,7 +40,26 @@ public:
     void Report(const JobProgress& progress) override {
         auto status = jobs_.ReportProgress(job_.id, options_.worker_id, progress, clock_.NowMs() + options_.lease_ms);
         Absorb(status);
+        {
+            std::lock_guard lock(mutex_);
+            last_progress_ = progress;
+        }
         events_.Publish({job_.id, JobState::kRunning, progress, std::nullopt});
+    }
+
+    void ReportPreview(const Image& preview) override {
+        // Quality 80: a 512x512 preview is ~30 KB, small enough for every SSE listener and Redis.
+        auto jpeg = codec_.EncodeJpeg(preview, 80);
+        if (!jpeg) {
+            Log(LogLevel::kWarn, "preview_dropped", {{"job_id", job_.id}, {"reason", jpeg.error().message}});
+            return;
+        }
+        JobEvent event{job_.id, JobState::kRunning, {}, std::nullopt, std::move(*jpeg)};
+        {
+            std::lock_guard lock(mutex_);
+            event.progress = last_progress_;
+        }
+        events_.Publish(event);
     }
 
     bool CancelRequested() override { return cancel_requested_ || lease_lost_ || shutdown_.load(); }
@@ -62,6 +88,7 @@ private:
 
     JobRepository& jobs_;
     EventBus& events_;
+    const ImageCodec& codec_;
     const Clock& clock_;
     const Job& job_;
     const RunnerOptions& options_;
@@ -71,6 +98,7 @@ private:
     std::mutex mutex_;
     std::condition_variable wake_;
     bool stopping_ = false;
+    JobProgress last_progress_;  // guarded by mutex_
     std::thread heartbeat_;
 };
 
@@ -154,7 +182,7 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     bool user_canceled = false;
     bool lease_lost = false;
     {
-        LeasedReporter reporter(jobs_, events_, clock_, job, options_, shutdown);
+        LeasedReporter reporter(jobs_, events_, codec_, clock_, job, options_, shutdown);
         try {
             output = Transform(job, *backend, reporter);
         } catch (const std::exception& e) {  // the worker's firewall: a throwing backend fails one job

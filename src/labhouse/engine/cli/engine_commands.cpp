@@ -47,6 +47,8 @@ struct TransformArgs {
     std::string device = "cpu";
     int threads = 0;
     int vae_tile = kVaeTileAuto;
+    std::string taesd;
+    std::string decoder = "vae";
     bool fast = false;
     bool hash_model = false;
     bool quiet = false;
@@ -90,6 +92,9 @@ void RunTransform(const TransformArgs& a) {
     if (!a.size.empty() && !ParseSize(a.size, &width, &height))
         Fail("--size must look like 512x512, got '" + a.size + "'");
     if (auto tile = ValidateVaeTile(a.vae_tile); !tile) Fail("--vae-tile: " + tile.error().message);  // before loading
+    if (a.decoder != "vae" && a.decoder != "taesd") Fail("--decoder must be vae or taesd, got '" + a.decoder + "'");
+    if (a.decoder == "taesd" && a.taesd.empty()) Fail("--decoder taesd needs --taesd FILE (labhouse models pull taesdxl)");
+    if (!a.taesd.empty() && !fs::is_regular_file(a.taesd)) Fail("TAESD file '" + a.taesd + "' does not exist");
     auto tokenizer_dir = FindTokenizerDir(a.model, a.tokenizer);
     if (!tokenizer_dir) Fail(tokenizer_dir.error().message);
 
@@ -102,6 +107,7 @@ void RunTransform(const TransformArgs& a) {
     options.weight_mode = a.fast ? WeightMode::kFast : WeightMode::kLowMemory;
     options.hash_model = a.hash_model;
     options.vae_tile = a.vae_tile;
+    options.taesd_path = a.taesd;
     if (!a.quiet) std::fprintf(stderr, "loading %s ...\n", a.model.c_str());
     auto pipeline = SdxlPipeline::Load(a.model, *tokenizer_dir, options);
     if (!pipeline) Fail(pipeline.error().message);
@@ -134,6 +140,7 @@ void RunTransform(const TransformArgs& a) {
     request.rng = a.rng;
     request.width = width;
     request.height = height;
+    request.decoder = a.decoder;
     g_cancel_requested.store(false);
     auto previous = std::signal(SIGINT, OnInterrupt);  // Ctrl-C cancels between steps
     auto result =
@@ -185,6 +192,9 @@ void AddTransformCommand(CLI::App& app) {
     cmd->add_option("--vae-tile", args->vae_tile,
                     "VAE tiles of at most N px (multiple of 64, 256..4096); 0 = auto (512 px above 1024x1024), "
                     "-1 = off")
+        ->capture_default_str();
+    cmd->add_option("--taesd", args->taesd, "TAESDXL decoder (.safetensors; labhouse models pull taesdxl)");
+    cmd->add_option("--decoder", args->decoder, "vae (the SDXL VAE) or taesd (TAESDXL: fast, softer detail)")
         ->capture_default_str();
     cmd->add_flag("--fast", args->fast, "Convert all weights to fp32 at load (2x the memory of the f16 file)");
     cmd->add_flag("--hash-model", args->hash_model,
