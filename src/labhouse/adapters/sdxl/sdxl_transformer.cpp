@@ -3,6 +3,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <random>
 
 #include <opencv2/imgproc.hpp>
@@ -57,6 +58,23 @@ Image Resize(const Image& image, int width, int height) {
     return imaging::FromMat(out);
 }
 
+// The first (by path) regular file under `dir` whose lower-cased name and parent folder name
+// `matches` accepts; "" when none (or no such dir).
+std::string FirstModelFile(const std::string& dir,
+                           const std::function<bool(const std::string& name, const std::string& folder)>& matches) {
+    std::error_code ec;
+    std::vector<std::string> found;
+    if (dir.empty() || !std::filesystem::is_directory(dir, ec)) return "";
+    for (const auto& entry : std::filesystem::recursive_directory_iterator(dir, ec)) {
+        if (!entry.is_regular_file()) continue;
+        if (matches(Lower(entry.path().filename().string()), Lower(entry.path().parent_path().filename().string()))) {
+            found.push_back(entry.path().string());
+        }
+    }
+    std::sort(found.begin(), found.end());
+    return found.empty() ? "" : found.front();
+}
+
 }  // namespace
 
 std::pair<int, int> NativeSize(int width, int height, int native_side) {
@@ -90,23 +108,15 @@ Result<std::string> SdxlTransformer::ResolveModelPath() const {
         }
         return config_.model_path;
     }
-    std::error_code ec;
-    std::vector<std::string> found;
-    if (!config_.models_dir.empty() && std::filesystem::is_directory(config_.models_dir, ec)) {
-        for (const auto& entry : std::filesystem::recursive_directory_iterator(config_.models_dir, ec)) {
-            const std::string name = Lower(entry.path().filename().string());
-            if (entry.is_regular_file() && entry.path().extension() == ".safetensors" &&
-                name.find("sd_xl") != std::string::npos) {
-                found.push_back(entry.path().string());
-            }
-        }
-    }
+    const std::string found = FirstModelFile(config_.models_dir, [](const std::string& name, const std::string&) {
+        return name.find("sd_xl") != std::string::npos && name.size() > 12 &&
+               name.compare(name.size() - 12, 12, ".safetensors") == 0;
+    });
     if (found.empty()) {
         return FailedPrecondition("no SDXL model installed in " + config_.models_dir +
                                   ": run `labhouse models pull sdxl-turbo` (or set LABHOUSE_SDXL_MODEL)");
     }
-    std::sort(found.begin(), found.end());
-    return found.front();
+    return found;
 }
 
 Result<std::string> SdxlTransformer::ResolveTaesdPath() const {
@@ -118,21 +128,10 @@ Result<std::string> SdxlTransformer::ResolveTaesdPath() const {
     }
     // `labhouse models pull taesdxl` installs taesdxl_decoder.safetensors; a diffusers download of
     // madebyollin/taesdxl is a diffusion_pytorch_model.safetensors in a folder named after it.
-    std::error_code ec;
-    std::vector<std::string> found;
-    if (!config_.models_dir.empty() && std::filesystem::is_directory(config_.models_dir, ec)) {
-        for (const auto& entry : std::filesystem::recursive_directory_iterator(config_.models_dir, ec)) {
-            if (!entry.is_regular_file()) continue;
-            const std::string name = Lower(entry.path().filename().string());
-            const std::string folder = Lower(entry.path().parent_path().filename().string());
-            if (name == "taesdxl_decoder.safetensors" ||
-                (name == "diffusion_pytorch_model.safetensors" && folder.find("taesdxl") != std::string::npos)) {
-                found.push_back(entry.path().string());
-            }
-        }
-    }
-    std::sort(found.begin(), found.end());
-    return found.empty() ? std::string() : found.front();
+    return FirstModelFile(config_.models_dir, [](const std::string& name, const std::string& folder) {
+        return name == "taesdxl_decoder.safetensors" ||
+               (name == "diffusion_pytorch_model.safetensors" && folder.find("taesdxl") != std::string::npos);
+    });
 }
 
 labhouse::Status SdxlTransformer::EnsureLoaded() {
