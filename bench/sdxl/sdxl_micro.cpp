@@ -160,7 +160,8 @@ int main(int argc, char** argv) {
     {
         const at::Tensor x = at::randn({1, 1024, 640});
         const W block = unet.Sub("input_blocks.4.1.transformer_blocks.0");
-        report("linear f16 1024x640 -> 5120", 2.0 * 1024 * 640 * 5120 / 1e9, [&] { Linear(block, "ff.net.0.proj", x); });
+        report("linear f16 1024x640 -> 5120", 2.0 * 1024 * 640 * 5120 / 1e9,
+               [&] { Linear(block, "ff.net.0.proj", x); });
         const at::Tensor w32 = block("ff.net.0.proj.weight"), b32 = block("ff.net.0.proj.bias");
         report("linear f32 1024x640 -> 5120 aten", 2.0 * 1024 * 640 * 5120 / 1e9, [&] { at::linear(x, w32, b32); });
         report("linear f32 1024x640 -> 5120 blocked", 2.0 * 1024 * 640 * 5120 / 1e9,

@@ -84,9 +84,9 @@ TEST(LinearFromStoredShapesTest, RejectsMismatchedShapesAndUnsupportedWeights) {
     EXPECT_THROW(LinearFromStored(at::randn({2, 4}).to(at::kDouble), weight, {}), c10::Error);
 }
 
-// Through the weight store: low-memory mode multiplies the f16 weight read from the file, fast mode
-// its fp32 copy; the products are bitwise equal (same blocks, same sgemms) and match at::linear.
-TEST(LinearFromStoredShapesTest, LowMemoryAndFastStoresGiveTheSameProduct) {
+// Through the weight store: low-memory mode multiplies the f16 weight read from the file in blocks,
+// fast mode its fp32 copy with at::linear; both match the reference.
+TEST(LinearFromStoredShapesTest, LowMemoryAndFastStoresAgree) {
     c10::InferenceMode guard;
     const ThreadCount thread_count(2);
     at::manual_seed(5);
@@ -115,7 +115,7 @@ TEST(LinearFromStoredShapesTest, LowMemoryAndFastStoresGiveTheSameProduct) {
     EXPECT_EQ(fast.ReadableSlice("l.weight").file, nullptr);
     EXPECT_TRUE(at::equal(low.Get("l.weight"), weight.to(at::kFloat)));
     EXPECT_TRUE(at::equal(low.Get("l.bias"), bias.to(at::kFloat)));
-    EXPECT_TRUE(at::equal(from_low, from_fast));
+    EXPECT_LT((from_low - from_fast).abs().max().item<double>(), 1e-5);
     EXPECT_LT((from_low - Reference(x, weight, bias)).abs().max().item<double>(), 1e-4);
     EXPECT_LT((Linear(low.Under(""), "l", x, false) - Reference(x, weight, {})).abs().max().item<double>(), 1e-4);
 }

@@ -101,8 +101,12 @@ TEST_F(TinyModulesTest, FastAndLowMemoryModesAgree) {
     at::Tensor t = at::tensor({500.0f});
     at::Tensor ctx = at::randn({1, 77, config_.unet.context_dim});
     at::Tensor y = at::randn({1, config_.unet.adm_in_channels});
-    EXPECT_TRUE(
-        at::equal(RunUnet(low, config_.unet, plan, x, t, ctx, y), RunUnet(fast, config_.unet, plan, x, t, ctx, y)));
+    // Not bitwise: low-memory mode's Linear layers run blocked sgemms on weights converted per
+    // block (LinearFromStored), fast mode at::linear on the fp32 copy; both accumulate in fp32.
+    const at::Tensor from_low = RunUnet(low, config_.unet, plan, x, t, ctx, y);
+    const at::Tensor from_fast = RunUnet(fast, config_.unet, plan, x, t, ctx, y);
+    const double scale = 1.0 + from_fast.abs().max().item<double>();
+    EXPECT_LT((from_low - from_fast).abs().max().item<double>(), 1e-4 * scale);
 }
 
 TEST(TorchBlocksTest, TimestepEmbeddingIsCosFirst) {

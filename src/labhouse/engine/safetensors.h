@@ -3,7 +3,8 @@
 // {"name": {"dtype", "shape", "data_offsets": [begin, end]}, "__metadata__": {...}}, then the raw
 // data). The reader memory-maps the file and validates every header field before any tensor is
 // touched, so a broken or hostile file gives an error naming the tensor instead of a crash.
-// No torch here: the engine wraps the mapped bytes into tensors itself.
+// No torch here: the engine wraps the mapped bytes into tensors itself, or copies them out with
+// ReadData (low-memory mode).
 #pragma once
 
 #include <cstddef>

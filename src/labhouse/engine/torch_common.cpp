@@ -208,17 +208,17 @@ at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool
 at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::string& bias_name, const at::Tensor& x) {
     const at::Tensor bias = bias_name.empty() ? at::Tensor() : w(bias_name);
     const WeightStore& store = *w.store();
-    if (store.device().is_cpu() && store.dtype() == at::kFloat && x.scalar_type() == at::kFloat && x.device().is_cpu()) {
-        // Both memory modes take the same blocked kernel (fp32 weights in fast mode, the mapped
-        // file's in low-memory mode): the products are then bitwise the same in either mode.
-        // Low-memory mode reads the rows from the file: the weight argument is then a storage-less
-        // meta tensor giving dtype and shape (a view of the mapping could be a copy when unaligned).
+    // Low-memory mode only: with fp32 weights already in memory (fast mode) at::linear was as fast
+    // on 77 rows and 6-10% faster on 1024 (sdxl_micro, "linear f32 ... aten/blocked").
+    if (store.converts_per_use() && x.scalar_type() == at::kFloat && x.device().is_cpu()) {
+        // Rows read from the file: the weight argument is then a storage-less meta tensor giving
+        // dtype and shape (a view of the mapping could be a copy when unaligned).
         const FileSlice slice = w.ReadableSlice(weight_name);
         const at::Tensor stored =
             slice.file != nullptr
                 ? at::empty(std::vector<int64_t>(slice.info->shape.begin(), slice.info->shape.end()),
                             at::TensorOptions().dtype(ToTorch(slice.info->dtype)).device(at::kMeta))
-                : (store.converts_per_use() ? w.Raw(weight_name) : w(weight_name));
+                : w.Raw(weight_name);
         const auto type = stored.scalar_type();
         if (stored.dim() == 2 && stored.is_contiguous() &&
             (type == at::kFloat || type == at::kHalf || type == at::kBFloat16))
@@ -248,13 +248,13 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
     if (m == 0 || n == 0) return out.view(out_sizes);
     if (k == 0) return (bias.defined() ? out.copy_(bias.to(at::kFloat).expand({m, n})) : out.zero_()).view(out_sizes);
     const at::Tensor b32 = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
-    // Rows per block: up to 256 (2 MiB of fp32 at most; OpenBLAS repacks the whole input for every
-    // block, ~16/rows of the sgemm's time, so blocks must not be small: 16-row blocks took 40% longer
-    // on 77x1280 -> 5120 single-threaded), a multiple of 16 for the sgemm kernels, at least two
-    // blocks per thread where N allows.
+    // Two blocks per thread (a multiple of 16 rows for the sgemm kernels): few enough sgemm calls
+    // that OpenBLAS's per-call costs stay small (it repacks the whole input for every call, and
+    // its buffer allocation takes a global lock that spins in sched_yield when two threads call
+    // at once: 256-row blocks made 77x1280 -> 5120 on fp32 weights 1.5x slower with two threads
+    // than at::linear), and still two per thread for the shared counter below to even out.
     const int64_t threads = at::get_num_threads();
-    int64_t rows = std::clamp<int64_t>((int64_t{512} << 10) / k / 16 * 16, 16, 256);
-    rows = std::min(rows, std::max<int64_t>(16, (n / (2 * threads) + 15) / 16 * 16));
+    const int64_t rows = std::max<int64_t>(16, ((n + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16);
     const int64_t blocks = (n + rows - 1) / rows;
     // Blocks are taken from a shared counter rather than split evenly up front: on a shared machine
     // a thread that loses its core then does fewer blocks instead of holding up the others.

@@ -76,7 +76,8 @@ private:
 
 using W = WeightStore::Scope;
 
-// Building blocks (sgm names: `w(name + ".weight")`, `w(name + ".bias")`).
+// Building blocks (sgm names: `w(name + ".weight")`, `w(name + ".bias")`). Linear runs
+// LinearFromStored in low-memory mode, at::linear otherwise.
 at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias = true);
 // The same on explicit tensor names (bias_name empty: no bias), e.g. open_clip's packed in_proj.
 at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::string& bias_name, const at::Tensor& x);
