@@ -97,13 +97,14 @@ int main(int argc, char** argv) {
             runs = std::stoi(next());
         else if (arg == "--fast")
             fast = true;
-        else if (arg == "--decoder" && i + 1 < argc && (std::string(argv[i + 1]) == "vae" || std::string(argv[i + 1]) == "taesd"))
+        else if (arg == "--decoder" && i + 1 < argc)
             decoder = next();
         else if (arg == "--vae-tile" && i + 1 < argc)
             vae_tile = std::stoi(next());  // Load validates it
         else
             return Usage();
     }
+    if (decoder != "vae" && decoder != "taesd") return Usage();
     namespace fs = std::filesystem;
     const std::string dir =
         fs::path(checkpoint).parent_path().empty() ? "." : fs::path(checkpoint).parent_path().string();

@@ -140,8 +140,8 @@ TEST_F(SdxlTaesdServiceTest, PreviewsStreamWhileTheJobRunsAndTaesdCanDecodeTheRe
     EXPECT_EQ(job["meta"]["decoder"], "vae");
     EXPECT_EQ(job["progress"]["stage"], "done") << "previews are not stored in the record";
 
-    auto fast = WaitForJob(*client_, Submit({{"backend", "sdxl"}, {"steps", "2"}, {"decoder", "taesd"}})["id"], Finished,
-                           120s);
+    const std::string fast_id = Submit({{"backend", "sdxl"}, {"steps", "2"}, {"decoder", "taesd"}})["id"];
+    auto fast = WaitForJob(*client_, fast_id, Finished, 120s);
     ASSERT_EQ(fast["status"], "succeeded") << fast.dump();
     EXPECT_EQ(fast["meta"]["decoder"], "taesd");
     auto png = client_->Get(fast["result"]["image_url"].get<std::string>());

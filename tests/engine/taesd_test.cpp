@@ -26,7 +26,8 @@ void WriteAsOriginalLayout(const std::string& from, const std::string& to) {
     for (const auto& [name, info] : (*file)->tensors()) {
         const std::string rest = name.substr(std::strlen("decoder.layers."));
         const std::size_t dot = rest.find('.');
-        specs.push_back({std::to_string(std::stoi(rest.substr(0, dot)) + 1) + rest.substr(dot), info.dtype, info.shape});
+        const std::string renamed = std::to_string(std::stoi(rest.substr(0, dot)) + 1) + rest.substr(dot);
+        specs.push_back({renamed, info.dtype, info.shape});
         sources.push_back(&info);
     }
     auto status = WriteSafetensors(to, specs, {}, [&](std::size_t i, std::uint8_t* out, std::size_t bytes) {
@@ -171,7 +172,9 @@ TEST_F(TaesdPipelineTest, PreviewsAfterEveryNthStepButTheLast) {
             EXPECT_EQ(p.height, 96);
             EXPECT_EQ(p.rgb.size(), p.ByteSize());
         }
-        if (every == 1) EXPECT_NE(previews[0].rgb, previews[2].rgb);  // each step's prediction differs
+        if (every == 1) {
+            EXPECT_NE(previews[0].rgb, previews[2].rgb);  // each step's prediction differs
+        }
     }
 }
 

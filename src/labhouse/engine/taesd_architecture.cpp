@@ -80,7 +80,8 @@ Result<TaesdDecoderLayout> DetectTaesdDecoder(const std::map<std::string, Tensor
                         ShapeString(spec.shape);
         } else if (it->second.dtype != DType::kF16 && it->second.dtype != DType::kBF16 &&
                    it->second.dtype != DType::kF32) {
-            problems += "\n  " + spec.name + " is " + std::string(DTypeName(it->second.dtype)) + ", expected F16, BF16 or F32";
+            problems += "\n  " + spec.name + " is " + std::string(DTypeName(it->second.dtype)) +
+                        ", expected F16, BF16 or F32";
         }
     }
     for (const auto& [name, info] : tensors) {
@@ -89,7 +90,9 @@ Result<TaesdDecoderLayout> DetectTaesdDecoder(const std::map<std::string, Tensor
         if (!layout.prefix.empty() && !StartsWith(name, layout.prefix)) continue;
         problems += "\n  unexpected " + name + " " + ShapeString(info.shape);
     }
-    if (!problems.empty()) return InvalidArgument("TAESD decoder (width " + std::to_string(layout.width) + "):" + problems);
+    if (!problems.empty()) {
+        return InvalidArgument("TAESD decoder (width " + std::to_string(layout.width) + "):" + problems);
+    }
     return layout;
 }
 

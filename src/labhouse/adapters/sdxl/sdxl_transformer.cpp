@@ -187,7 +187,9 @@ labhouse::Status SdxlTransformer::Validate(const JobParams& params, const Style*
         return InvalidArgument("rng must be cpu or cuda");
     }
     if (auto decoder = params.options.find("decoder"); decoder != params.options.end()) {
-        if (decoder->second != "vae" && decoder->second != "taesd") return InvalidArgument("decoder must be vae or taesd");
+        if (decoder->second != "vae" && decoder->second != "taesd") {
+            return InvalidArgument("decoder must be vae or taesd");
+        }
         auto taesd = ResolveTaesdPath();
         if (decoder->second == "taesd" && (!taesd || taesd->empty())) {
             return InvalidArgument(
