@@ -193,6 +193,23 @@ int main(int argc, char** argv) {
         report("unet resblock 320->640 @32x32", gflop,
                [&] { RunUnetResBlock(unet.Sub("input_blocks.4.0"), x, emb); });
     }
+    // Fast mode's question: does ATen's conv2d re-pack fp32 weights on every call, and would weights
+    // pre-packed once for oneDNN (mkldnn_reorder_conv2d_weight) pay off at the UNet's sizes?
+    for (auto [ch, size] : std::vector<std::pair<int, int>>{{640, 32}, {1280, 16}, {320, 64}}) {
+        const double gflop = 2.0 * ch * ch * 9 * size * size / 1e9;
+        const at::Tensor x = at::randn({1, ch, size, size}).contiguous(at::MemoryFormat::ChannelsLast);
+        const at::Tensor w = at::randn({ch, ch, 3, 3}) * 0.01, b = at::randn({ch});
+        const std::string tag = std::to_string(ch) + "ch @" + std::to_string(size);
+        report("conv3x3 " + tag + " aten", gflop, [&] { at::conv2d(x, w, b, {1, 1}, {1, 1}); });
+        const at::Tensor packed = at::mkldnn_reorder_conv2d_weight(w.to_mkldnn(), {1, 1}, {1, 1}, {1, 1}, 1);
+        report("conv3x3 " + tag + " prepacked", gflop,
+               [&] { at::mkldnn_convolution(x, packed, b, {1, 1}, {1, 1}, {1, 1}, 1); });
+        if (!only.empty() && ("conv3x3 " + tag + " prepacked").find(only) == std::string::npos) continue;
+        const at::Tensor diff =
+            at::mkldnn_convolution(x, packed, b, {1, 1}, {1, 1}, {1, 1}, 1) - at::conv2d(x, w, b, {1, 1}, {1, 1});
+        std::printf("  prepacked vs aten max |diff| %.2e\n", diff.abs().max().item<double>());
+    }
+
     const W vae = store.Under(kVaePrefix);
     for (auto [name, prefix, ch, size] : std::vector<std::tuple<std::string, std::string, int, int>>{
              {"vae resnet 512ch @64x64", "decoder.mid.block_1", 512, 64},
