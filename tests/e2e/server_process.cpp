@@ -21,27 +21,12 @@ extern char** environ;
 namespace labhouse::testing {
 namespace {
 
+// `labhouse ARGS...` with its output in `log_path`.
 pid_t Spawn(const std::vector<std::string>& args, const std::map<std::string, std::string>& env,
             const std::filesystem::path& log_path) {
-    const pid_t pid = fork();
-    if (pid != 0) return pid;
-    // Child: own output file, clean LABHOUSE_* environment plus what the test set.
-    const int fd = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    dup2(fd, 1);
-    dup2(fd, 2);
-    for (char** e = environ; e && *e; ++e) {
-        std::string entry = *e;
-        if (entry.rfind("LABHOUSE_", 0) == 0) unsetenv(entry.substr(0, entry.find('=')).c_str());
-    }
-    for (const auto& [k, v] : env) setenv(k.c_str(), v.c_str(), 1);
-    std::vector<char*> argv;
-    std::string binary = LABHOUSE_BINARY;
-    argv.push_back(binary.data());
-    std::vector<std::string> copy = args;
-    for (auto& a : copy) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    execv(binary.c_str(), argv.data());
-    _exit(127);
+    std::vector<std::string> argv = {LABHOUSE_BINARY};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return SpawnLogged(argv, env, log_path);
 }
 
 std::string ReadFile(const std::filesystem::path& path) {
@@ -52,6 +37,39 @@ std::string ReadFile(const std::filesystem::path& path) {
 }
 
 }  // namespace
+
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                  const std::filesystem::path& log_path, SpawnOptions options) {
+    // Everything the child needs is built here, before fork(): in a multithreaded test process
+    // the child may only make async-signal-safe calls until exec. A setenv() there (malloc) hung
+    // for good under ASan when another thread held the allocator's lock at the fork.
+    std::vector<std::string> env_entries;
+    for (char** e = environ; e && *e; ++e) {
+        const std::string entry = *e;
+        const std::string name = entry.substr(0, entry.find('='));
+        if (name.rfind("LABHOUSE_", 0) == 0 || env.count(name)) continue;
+        env_entries.push_back(entry);
+    }
+    for (const auto& [k, v] : env) env_entries.push_back(k + "=" + v);
+    std::vector<char*> envp;
+    for (auto& entry : env_entries) envp.push_back(entry.data());
+    envp.push_back(nullptr);
+    std::vector<std::string> args = argv;
+    std::vector<char*> argp;
+    for (auto& a : args) argp.push_back(a.data());
+    argp.push_back(nullptr);
+    const std::string log = log_path.string();
+    const int flags = O_WRONLY | O_CREAT | (options.append_log ? O_APPEND : O_TRUNC);
+
+    const pid_t pid = fork();
+    if (pid != 0) return pid;
+    const int fd = ::open(log.c_str(), flags, 0644);
+    dup2(fd, 1);
+    dup2(fd, 2);
+    if (options.own_process_group) setpgid(0, 0);
+    execvpe(argp[0], argp.data(), envp.data());
+    _exit(127);
+}
 
 ServerProcess::ServerProcess(std::filesystem::path data_dir, std::vector<std::string> args,
                              std::map<std::string, std::string> env)

@@ -15,6 +15,15 @@
 
 namespace labhouse::testing {
 
+struct SpawnOptions {
+    bool append_log = false;          // else the log starts empty
+    bool own_process_group = false;   // a Ctrl-C of the test runner does not reach it twice
+};
+// Starts argv (argv[0] looked up in PATH) with stdout and stderr in `log_path`, and this process's
+// environment without its LABHOUSE_* variables, plus `env`. Returns the child's pid (-1 on failure).
+pid_t SpawnLogged(const std::vector<std::string>& argv, const std::map<std::string, std::string>& env,
+                  const std::filesystem::path& log_path, SpawnOptions options = {});
+
 class ServerProcess {
 public:
     // `args` follow "serve"; --port 0 and the data dir are added unless given.

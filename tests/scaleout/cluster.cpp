@@ -14,7 +14,7 @@
 
 #include <pqxx/pqxx>
 
-extern char** environ;
+#include "tests/e2e/server_process.h"
 
 #ifndef LABHOUSE_BINARY
 #error "LABHOUSE_BINARY must name the labhouse executable"
@@ -76,25 +76,7 @@ ChildProcess::ChildProcess(std::string name, std::vector<std::string> argv, std:
 ChildProcess::~ChildProcess() { Kill(); }
 
 bool ChildProcess::Start() {
-    pid_ = fork();
-    if (pid_ == 0) {
-        const int fd = ::open(log_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0644);
-        dup2(fd, 1);
-        dup2(fd, 2);
-        setpgid(0, 0);  // its own group: a Ctrl-C of the test runner does not reach it twice
-        std::vector<std::string> drop;
-        for (char** e = environ; e && *e; ++e) {
-            std::string entry = *e;
-            if (entry.rfind("LABHOUSE_", 0) == 0) drop.push_back(entry.substr(0, entry.find('=')));
-        }
-        for (const auto& name : drop) unsetenv(name.c_str());
-        for (const auto& [k, v] : env_) setenv(k.c_str(), v.c_str(), 1);
-        std::vector<char*> argv;
-        for (auto& a : argv_) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        execvp(argv[0], argv.data());
-        _exit(127);
-    }
+    pid_ = SpawnLogged(argv_, env_, log_path_, {/*append_log=*/true, /*own_process_group=*/true});
     return pid_ > 0;
 }
 
