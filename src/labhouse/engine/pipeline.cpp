@@ -375,7 +375,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         start = Clock::now();
         at::Tensor final_latent = x.to(at::kFloat).to(at::kCPU).contiguous();
         const bool taesd = request.decoder == "taesd";
-        result.image = taesd ? ToImage(RunTaesdDecoder(*m.taesd_weights, m.taesd_layout, x))
+        result.image = taesd ? ToImage(RunTaesdDecoderTiled(*m.taesd_weights, m.taesd_layout, x, vae_tiling))
                              : ToImage((RunVaeDecoderTiled(w, m.config.vae, x.to(at::kFloat) / kVaeScaleFactor,
                                                            vae_tiling) + 1.0) * 0.5);
         const double t_dec = Seconds(start);

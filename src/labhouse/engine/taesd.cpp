@@ -1,6 +1,7 @@
 // TAESD(XL) decoder forward pass (layer list: taesd_architecture.h). Runs in fp32 on channels-last
 // activations like the VAE: all of its work is 64-channel 3x3 convolutions, which oneDNN does in NHWC
 // without reorders.
+#include "labhouse/engine/internal/tiling.h"
 #include "labhouse/engine/internal/torch_common.h"
 #include "labhouse/engine/taesd_architecture.h"
 
@@ -40,6 +41,14 @@ at::Tensor RunTaesdDecoder(const WeightStore& weights, const TaesdDecoderLayout&
         }
     }
     return h.contiguous();  // [B, 3, 8h, 8w], about [0, 1]
+}
+
+at::Tensor RunTaesdDecoderTiled(const WeightStore& weights, const TaesdDecoderLayout& layout, const at::Tensor& latent,
+                                const VaeTiling& tiling) {
+    if (!tiling.enabled()) return RunTaesdDecoder(weights, layout, latent);
+    constexpr int kScale = 8;  // three x2 upsamplings
+    return TiledApply(latent, tiling.tile / kScale, tiling.overlap / kScale, kScale, 1,
+                      [&](const at::Tensor& tile) { return RunTaesdDecoder(weights, layout, tile); });
 }
 
 }  // namespace labhouse::engine

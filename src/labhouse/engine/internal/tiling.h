@@ -7,6 +7,7 @@
 #include <functional>
 
 #include "labhouse/engine/architecture.h"
+#include "labhouse/engine/taesd_architecture.h"
 #include "labhouse/engine/vae_tiling.h"
 
 namespace labhouse::engine {
@@ -27,5 +28,10 @@ at::Tensor RunVaeEncoderTiled(const WeightStore& weights, const VaeConfig& confi
                               const VaeTiling& tiling);
 at::Tensor RunVaeDecoderTiled(const WeightStore& weights, const VaeConfig& config, const at::Tensor& z,
                               const VaeTiling& tiling);
+// RunTaesdDecoder (torch_common.h) on the decoder's latent tiles when `tiling` is enabled. TAESDXL has
+// no normalisation, so tiles differ from the whole only through the convolutions' reach past an
+// overlap, which the blend hides.
+at::Tensor RunTaesdDecoderTiled(const WeightStore& weights, const TaesdDecoderLayout& layout, const at::Tensor& latent,
+                                const VaeTiling& tiling);
 
 }  // namespace labhouse::engine
