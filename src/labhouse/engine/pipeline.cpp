@@ -179,7 +179,8 @@ Result<std::unique_ptr<SdxlPipeline>> SdxlPipeline::Load(const std::string& chec
             if (!layout) return InvalidArgument("'" + options.taesd_path + "': " + layout.error().message);
             if (layout->latent_channels != impl->config.vae.z_channels) {
                 return InvalidArgument("'" + options.taesd_path + "' decodes " +
-                                       std::to_string(layout->latent_channels) + "-channel latents but the model's are " +
+                                       std::to_string(layout->latent_channels) +
+                                       "-channel latents but the model's are " +
                                        std::to_string(impl->config.vae.z_channels) + "-channel");
             }
             impl->taesd_layout = *layout;
