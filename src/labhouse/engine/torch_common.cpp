@@ -45,6 +45,15 @@ at::ScalarType ToTorch(DType dtype) {
 }
 
 // f16/bf16 -> f32 with the engine's kernels, split across threads; other conversions through ATen.
+// n f16 (kHalf) or bf16 (kBFloat16) values -> fp32, with the vectorised kernels.
+void ConvertToFloat(at::ScalarType type, const std::uint16_t* in, float* out, std::size_t n) {
+    if (type == at::kHalf) {
+        kernels::HalfToFloat(in, out, n);
+    } else {
+        kernels::BFloat16ToFloat(in, out, n);
+    }
+}
+
 at::Tensor ToFloat32(const at::Tensor& raw) {
     const auto type = raw.scalar_type();
     if ((type != at::kHalf && type != at::kBFloat16) || !raw.is_contiguous()) return raw.to(at::kFloat);
@@ -52,12 +61,7 @@ at::Tensor ToFloat32(const at::Tensor& raw) {
     const auto* in = static_cast<const std::uint16_t*>(raw.data_ptr());
     float* dst = out.data_ptr<float>();
     at::parallel_for(0, raw.numel(), 1 << 16, [&](int64_t begin, int64_t end) {
-        const auto n = static_cast<std::size_t>(end - begin);
-        if (type == at::kHalf) {
-            kernels::HalfToFloat(in + begin, dst + begin, n);
-        } else {
-            kernels::BFloat16ToFloat(in + begin, dst + begin, n);
-        }
+        ConvertToFloat(type, in + begin, dst + begin, static_cast<std::size_t>(end - begin));
     });
     return out;
 }
@@ -109,11 +113,7 @@ void ReadAsFloat(const FileSlice& slice, at::ScalarType type, int64_t first, int
     for (int64_t done = 0; done < count; done += kPiece) {
         const int64_t len = std::min(kPiece, count - done);
         read((first + done) * 2, len * 2, staging.data());
-        if (type == at::kHalf) {
-            kernels::HalfToFloat(staging.data(), dst + done, static_cast<std::size_t>(len));
-        } else {
-            kernels::BFloat16ToFloat(staging.data(), dst + done, static_cast<std::size_t>(len));
-        }
+        ConvertToFloat(type, staging.data(), dst + done, static_cast<std::size_t>(len));
     }
 }
 
@@ -273,13 +273,7 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
                 w32 = weight.narrow(0, first, len);
             } else {
                 const auto* src = static_cast<const std::uint16_t*>(weight.data_ptr()) + first * k;
-                float* dst = buffer.data_ptr<float>();
-                const auto count = static_cast<std::size_t>(len * k);
-                if (type == at::kHalf) {
-                    kernels::HalfToFloat(src, dst, count);
-                } else {
-                    kernels::BFloat16ToFloat(src, dst, count);
-                }
+                ConvertToFloat(type, src, buffer.data_ptr<float>(), static_cast<std::size_t>(len * k));
                 w32 = buffer.narrow(0, 0, len);
             }
             at::Tensor dst = out.narrow(1, first, len);  // row stride n: the sgemm writes with ldc = n
