@@ -13,18 +13,17 @@
 // written beside the checkpoint as taesdxl-random-f16.safetensors); its GFLOP/s use the FLOPs of
 // its own convolutions. --vae-tile sets SdxlLoadOptions::vae_tile (0 auto, -1 off, N px); the VAE
 // stages alone, tiled against untiled, are timed by sdxl_vae_bench (run.sh --vae-tiling).
-#include <sys/resource.h>
 
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <map>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench/sdxl/process_stats.h"
 #include "bench/sdxl/sgemm_probe.h"
 #include "labhouse/engine/sdxl_pipeline.h"
 #include "labhouse/engine/taesd_architecture.h"
@@ -34,35 +33,9 @@ namespace {
 
 using labhouse::engine::SdxlPipeline;
 using Clock = std::chrono::steady_clock;
-
-double PeakRssGb() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_maxrss / 1024.0 / 1024.0;  // ru_maxrss is in KiB on Linux
-}
-
-// User + system CPU seconds of this process: on a shared machine the wall time of a stage depends
-// on the other load, its CPU time much less.
-double CpuSeconds() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-}
-
-double CurrentRssGb() {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind("VmRSS:", 0) == 0) return std::stod(line.substr(6)) / 1024.0 / 1024.0;
-    }
-    return 0;
-}
-
-long MinorFaults() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_minflt;
-}
+using labhouse::bench::CpuSeconds;
+using labhouse::bench::MinorFaults;
+using labhouse::bench::PeakRssGb;
 
 int Usage() {
     std::fprintf(
@@ -154,7 +127,7 @@ int main(int argc, char** argv) {
     }
     const double load_s = std::chrono::duration<double>(Clock::now() - load_start).count();
     std::printf("model: %s\nload: %.2f s (mode %s), RSS after load %.2f GB\n", (*pipeline)->Describe().c_str(), load_s,
-                fast ? "fast" : "low_memory", CurrentRssGb());
+                fast ? "fast" : "low_memory", labhouse::bench::StatusGb("VmRSS"));
 
     const labhouse::bench::SgemmRate sgemm = labhouse::bench::MeasureSgemm(threads_used);
     std::printf("sgemm 2048^3 (median of 3): %.1f GFLOP/s wall, %.1f GFLOP/s per CPU second x %d threads\n",

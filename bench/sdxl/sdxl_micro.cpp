@@ -6,7 +6,6 @@
 // minor page faults per run.
 //
 //   sdxl_micro CHECKPOINT [--threads N] [--reps 3] [--only NAME]
-#include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
@@ -16,6 +15,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench/sdxl/process_stats.h"
 #include "labhouse/engine/internal/cpu_allocator.h"
 #include "labhouse/engine/internal/torch_common.h"
 
@@ -23,18 +23,8 @@ namespace {
 
 using namespace labhouse::engine;
 using Clock = std::chrono::steady_clock;
-
-double CpuNow() {
-    timespec ts{};
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-    return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-long MinorFaults() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_minflt;
-}
+using labhouse::bench::CpuSeconds;
+using labhouse::bench::MinorFaults;
 
 struct Timing {
     double wall = 0, cpu = 0;
@@ -46,11 +36,11 @@ Timing Measure(int reps, const std::function<void()>& fn) {
     std::vector<double> walls, cpus;
     const long faults = MinorFaults();
     for (int i = 0; i < reps; ++i) {
-        const double cpu = CpuNow();
+        const double cpu = CpuSeconds();
         const auto start = Clock::now();
         fn();
         walls.push_back(std::chrono::duration<double>(Clock::now() - start).count());
-        cpus.push_back(CpuNow() - cpu);
+        cpus.push_back(CpuSeconds() - cpu);
     }
     std::sort(walls.begin(), walls.end());
     std::sort(cpus.begin(), cpus.end());
@@ -119,7 +109,7 @@ int main(int argc, char** argv) {
         // The pipeline's case: both encoders once in a fresh process (cold allocator cache, pages
         // mapped just before), as the bench's text-encoder stage runs them.
         if (only.empty() || std::string("text encoders first run").find(only) != std::string::npos) {
-            const double cpu = CpuNow();
+            const double cpu = CpuSeconds();
             const auto start = Clock::now();
             store.PopulateMapped(kClipLPrefix);
             store.PopulateMapped(kClipGPrefix);
@@ -128,7 +118,7 @@ int main(int argc, char** argv) {
             store.DropMapped(kClipLPrefix);
             store.DropMapped(kClipGPrefix);
             const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-            std::printf("%-34s %9.1f %9.1f\n", "text encoders first run", wall * 1e3, (CpuNow() - cpu) * 1e3);
+            std::printf("%-34s %9.1f %9.1f\n", "text encoders first run", wall * 1e3, (CpuSeconds() - cpu) * 1e3);
         }
         report("populate+drop text encoder pages", 0, [&] {
             store.PopulateMapped(kClipLPrefix);

@@ -1,29 +1,25 @@
 #include "bench/sdxl/sgemm_probe.h"
 
+#include "bench/sdxl/process_stats.h"
+
 #include <ATen/ATen.h>
 
 #include <algorithm>
 #include <chrono>
-#include <ctime>
 #include <vector>
 
 namespace labhouse::bench {
 
 SgemmRate MeasureSgemm(int threads) {
-    auto cpu_now = [] {
-        timespec ts{};
-        clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-        return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-    };
     const at::Tensor a = at::randn({2048, 2048}), b = at::randn({2048, 2048});
     at::mm(a, b);  // warm-up
     std::vector<double> walls, cpus;
     for (int i = 0; i < 3; ++i) {
-        const double cpu = cpu_now();
+        const double cpu = CpuSeconds();
         const auto start = std::chrono::steady_clock::now();
         at::mm(a, b);
         walls.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
-        cpus.push_back(cpu_now() - cpu);
+        cpus.push_back(CpuSeconds() - cpu);
     }
     std::sort(walls.begin(), walls.end());
     std::sort(cpus.begin(), cpus.end());

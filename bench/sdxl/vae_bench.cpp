@@ -9,7 +9,6 @@
 //   sdxl_vae_bench CHECKPOINT [--size 1024] [--vae-tile N] [--threads N] [--fast]
 //
 // --vae-tile as SdxlLoadOptions::vae_tile: 0 = auto, -1 = off, N = tiles of at most N px.
-#include <sys/resource.h>
 
 #include <c10/core/InferenceMode.h>
 
@@ -20,6 +19,7 @@
 #include <string>
 #include <thread>
 
+#include "bench/sdxl/process_stats.h"
 #include "labhouse/engine/internal/cpu_allocator.h"
 #include "labhouse/engine/internal/tiling.h"
 #include "labhouse/engine/internal/torch_common.h"
@@ -28,28 +28,9 @@ namespace {
 
 using namespace labhouse::engine;
 using Clock = std::chrono::steady_clock;
-
-double CpuSeconds() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_utime.tv_sec + usage.ru_utime.tv_usec / 1e6 + usage.ru_stime.tv_sec + usage.ru_stime.tv_usec / 1e6;
-}
-
-long MinorFaults() {
-    rusage usage{};
-    getrusage(RUSAGE_SELF, &usage);
-    return usage.ru_minflt;
-}
-
-// A /proc/self/status field in GB (VmRSS, VmHWM).
-double StatusGb(const std::string& field) {
-    std::ifstream status("/proc/self/status");
-    std::string line;
-    while (std::getline(status, line)) {
-        if (line.rfind(field + ":", 0) == 0) return std::stod(line.substr(field.size() + 1)) / 1024.0 / 1024.0;
-    }
-    return 0;
-}
+using labhouse::bench::CpuSeconds;
+using labhouse::bench::MinorFaults;
+using labhouse::bench::StatusGb;
 
 // Resets VmHWM to the current RSS (Linux >= 4.0), so the next reading is this stage's peak.
 bool ResetPeakRss() {
