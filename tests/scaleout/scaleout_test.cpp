@@ -4,7 +4,10 @@
 // LABHOUSE_TEST_PG_DSN and LABHOUSE_TEST_REDIS_URL are set (`make test` sets them).
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <regex>
@@ -52,6 +55,27 @@ std::string WorkerLogs(Cluster& cluster) {
     return logs;
 }
 
+// A worker writes its log line after the job's record, so a test that has seen the record may read
+// the log a moment early: wait (bounded) until the logs say what the test needs.
+std::string WorkerLogsOnce(Cluster& cluster, const std::function<bool(const std::string&)>& complete,
+                           std::chrono::milliseconds timeout = 10s) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::string logs = WorkerLogs(cluster);
+    while (!complete(logs) && std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(20ms);
+        logs = WorkerLogs(cluster);
+    }
+    return logs;
+}
+
+// The worker logs once every job in `ids` has its job_succeeded line.
+std::string WorkerLogsOnceSucceeded(Cluster& cluster, const std::vector<std::string>& ids) {
+    return WorkerLogsOnce(cluster, [&](const std::string& logs) {
+        const auto counts = SucceededCounts(logs);
+        return std::all_of(ids.begin(), ids.end(), [&](const std::string& id) { return counts.count(id) > 0; });
+    });
+}
+
 TEST(ScaleOut, TwoHundredJobsThroughNginxEachSucceedExactlyOnce) {
     LABHOUSE_REQUIRE_SERVICES();
     Cluster cluster;
@@ -80,7 +104,7 @@ TEST(ScaleOut, TwoHundredJobsThroughNginxEachSucceedExactlyOnce) {
         ASSERT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
         EXPECT_EQ(job.value("attempts", 0), 1) << id;
     }
-    const auto counts = SucceededCounts(WorkerLogs(cluster));
+    const auto counts = SucceededCounts(WorkerLogsOnceSucceeded(cluster, ids));
     EXPECT_EQ(counts.size(), static_cast<std::size_t>(kJobs));
     for (const auto& id : ids) EXPECT_EQ(counts.count(id) ? counts.at(id) : 0, 1) << "job " << id << " ran once";
     int worker0 = static_cast<int>(SucceededCounts(cluster.Worker(0).Log()).size());
@@ -113,7 +137,7 @@ TEST(ScaleOut, AKilledWorkersJobCompletesOnTheOther) {
     EXPECT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
     EXPECT_EQ(job.value("attempts", 0), 2) << "the first attempt died with its worker";
     const int survivor = 1 - victim;
-    EXPECT_NE(cluster.Worker(survivor).Log().find("job_succeeded job_id=" + id), std::string::npos)
+    EXPECT_TRUE(cluster.Worker(survivor).WaitForLog("job_succeeded job_id=" + id, 10s))
         << cluster.AllLogs();
 }
 
@@ -134,7 +158,7 @@ TEST(ScaleOut, ASigtermedWorkerHandsItsJobBackWithoutSpendingAnAttempt) {
     auto job = WaitForJob(*client, id, Finished, 90s);
     EXPECT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
     EXPECT_EQ(job.value("attempts", 0), 1) << "a released job does not count the interrupted attempt";
-    EXPECT_NE(cluster.Worker(1 - leaving).Log().find("job_succeeded job_id=" + id), std::string::npos)
+    EXPECT_TRUE(cluster.Worker(1 - leaving).WaitForLog("job_succeeded job_id=" + id, 10s))
         << cluster.AllLogs();
 }
 
@@ -156,7 +180,7 @@ TEST(ScaleOut, RedisRestartedWithoutItsDataLosesNoJob) {
         auto job = WaitForJob(*client, id, Finished, 90s);
         ASSERT_EQ(job.value("status", ""), "succeeded") << job.dump() << cluster.AllLogs();
     }
-    const auto counts = SucceededCounts(WorkerLogs(cluster));
+    const auto counts = SucceededCounts(WorkerLogsOnceSucceeded(cluster, ids));
     for (const auto& id : ids) EXPECT_EQ(counts.count(id) ? counts.at(id) : 0, 1) << "job " << id << " ran once";
     EXPECT_EQ(cluster.ApiLogs().find("queue_announce_failed"), std::string::npos)
         << "API nodes reconnect to the new Redis at their next announcement" << cluster.ApiLogs();
@@ -228,7 +252,9 @@ TEST(ScaleOut, SseThroughNginxShowsAWorkersProgressAndCancelOnTheOtherNodeStopsI
     EXPECT_TRUE(seen("event: done"));
     EXPECT_TRUE(seen("canceled")) << stream;
     reader.join();
-    EXPECT_NE(WorkerLogs(cluster).find("job_canceled"), std::string::npos);
+    const std::string logs = WorkerLogsOnce(
+        cluster, [](const std::string& text) { return text.find("job_canceled") != std::string::npos; });
+    EXPECT_NE(logs.find("job_canceled"), std::string::npos) << cluster.AllLogs();
 }
 
 // Configuration edges of the scale-out mode; no services needed.

@@ -199,14 +199,14 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     if (!output && output.error().code == ErrorCode::kCancelled) {
         if (user_canceled) {
             LABHOUSE_RETURN_IF_ERROR(jobs_.MarkCanceled(job.id, options_.worker_id, clock_.NowMs()));
-            events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
             Log(LogLevel::kInfo, "job_canceled", ids);
+            events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
             return finish(RunOutcome::kCanceled, "canceled");
         }
         if (shutdown.load()) {
             LABHOUSE_RETURN_IF_ERROR(jobs_.Release(job.id, options_.worker_id));
-            events_.Publish({job.id, JobState::kQueued, JobProgress{"queued", 0, 0, 0}, std::nullopt});
             Log(LogLevel::kInfo, "job_released", ids);
+            events_.Publish({job.id, JobState::kQueued, JobProgress{"queued", 0, 0, 0}, std::nullopt});
             return finish(RunOutcome::kReleased, "released");
         }
     }
@@ -216,8 +216,8 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     if (auto lease = jobs_.ExtendLease(job.id, options_.worker_id, clock_.NowMs() + options_.lease_ms);
         lease && lease->cancel_requested) {
         LABHOUSE_RETURN_IF_ERROR(jobs_.MarkCanceled(job.id, options_.worker_id, clock_.NowMs()));
-        events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
         Log(LogLevel::kInfo, "job_canceled", ids);
+        events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
         return finish(RunOutcome::kCanceled, "canceled");
     }
 
@@ -239,10 +239,10 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     if (!blob) return fail(blob.error());
     if (options_.after_result_stored) options_.after_result_stored();
     LABHOUSE_RETURN_IF_ERROR(jobs_.MarkSucceeded(job.id, options_.worker_id, *blob, meta, clock_.NowMs()));
-    JobProgress done{"done", job.progress.total, job.progress.total, 0};
-    events_.Publish({job.id, JobState::kSucceeded, done, std::nullopt});
     Log(LogLevel::kInfo, "job_succeeded",
         {{"job_id", job.id}, {"backend", job.params.backend}, {"duration_ms", meta["duration_ms"]}});
+    JobProgress done{"done", job.progress.total, job.progress.total, 0};
+    events_.Publish({job.id, JobState::kSucceeded, done, std::nullopt});
     return finish(RunOutcome::kSucceeded, "succeeded");
 }
 
