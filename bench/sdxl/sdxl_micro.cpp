@@ -49,6 +49,24 @@ Timing Measure(int reps, const std::function<void()>& fn) {
 
 }  // namespace
 
+using Report = std::function<void(const std::string&, double, const std::function<void()>&)>;
+
+// One fp32 Linear four ways: ATen's (the BLAS sgemm), the engine's (blocked oneDNN), one whole
+// oneDNN call, and oneDNN on a weight pre-packed once (what fast mode could keep instead).
+void LinearVariants(const Report& report, const std::string& name, const at::Tensor& x, const at::Tensor& w,
+                    const at::Tensor& b) {
+    const at::Tensor x2 = x.reshape({-1, x.size(-1)});
+    const double gflop = 2.0 * x2.size(0) * w.size(0) * w.size(1) / 1e9;
+    report(name + " aten", gflop, [&] { at::linear(x, w, b); });
+    report(name + " blocked", gflop, [&] { LinearFromStored(x, w, b); });
+    report(name + " onednn whole", gflop, [&] { OnednnLinear(x2, w, b); });
+    const at::Tensor packed = at::mkldnn_reorder_conv2d_weight(w.view({w.size(0), w.size(1), 1, 1}).to_mkldnn(),
+                                                               {0, 0}, {1, 1}, {1, 1}, 1);
+    const at::Tensor image = x2.view({1, 1, x2.size(0), x2.size(1)}).permute({0, 3, 1, 2});
+    report(name + " onednn prepacked", gflop,
+           [&] { at::mkldnn_convolution(image, packed, b, {0, 0}, {1, 1}, {1, 1}, 1); });
+}
+
 int main(int argc, char** argv) {
     if (argc < 2 || argv[1][0] == '-') {
         std::fprintf(stderr, "usage: sdxl_micro CHECKPOINT [--threads N] [--reps 3] [--only NAME]\n");
@@ -81,14 +99,14 @@ int main(int argc, char** argv) {
     c10::InferenceMode guard;
     at::manual_seed(0);
     std::printf("threads %d, reps %d (median), low-memory weights\n", threads, reps);
-    std::printf("%-34s %9s %9s %9s %11s %9s\n", "item", "wall ms", "CPU ms", "GFLOP/s", "GFLOP/s/CPU", "faults");
+    std::printf("%-42s %9s %9s %9s %11s %9s\n", "item", "wall ms", "CPU ms", "GFLOP/s", "GFLOP/s/CPU", "faults");
     double sgemm_rate = 0;
     auto report = [&](const std::string& name, double gflop, const std::function<void()>& fn) {
         if (!only.empty() && name.find(only) == std::string::npos && name != "sgemm 2048^3") return;
         const Timing t = Measure(reps, fn);
         const double per_cpu = gflop > 0 ? gflop * threads / t.cpu : 0;
         if (name == "sgemm 2048^3") sgemm_rate = per_cpu;
-        std::printf("%-34s %9.1f %9.1f %9.1f %11.1f %9ld", name.c_str(), t.wall * 1e3, t.cpu * 1e3,
+        std::printf("%-42s %9.1f %9.1f %9.1f %11.1f %9ld", name.c_str(), t.wall * 1e3, t.cpu * 1e3,
                     gflop > 0 ? gflop / t.wall : 0.0, per_cpu, t.faults);
         if (gflop > 0 && sgemm_rate > 0) std::printf("  %3.0f%% of sgemm", 100 * per_cpu / sgemm_rate);
         std::printf("\n");
@@ -118,7 +136,7 @@ int main(int argc, char** argv) {
             store.DropMapped(kClipLPrefix);
             store.DropMapped(kClipGPrefix);
             const double wall = std::chrono::duration<double>(Clock::now() - start).count();
-            std::printf("%-34s %9.1f %9.1f\n", "text encoders first run", wall * 1e3, (CpuSeconds() - cpu) * 1e3);
+            std::printf("%-42s %9.1f %9.1f\n", "text encoders first run", wall * 1e3, (CpuSeconds() - cpu) * 1e3);
         }
         report("populate+drop text encoder pages", 0, [&] {
             store.PopulateMapped(kClipLPrefix);
@@ -137,11 +155,10 @@ int main(int argc, char** argv) {
         report("linear f16 77x1280 -> 5120", 2.0 * 77 * 1280 * 5120 / 1e9, [&] { Linear(g, "mlp.c_fc", x); });
         report("linear f16 77x5120 -> 1280", 2.0 * 77 * 1280 * 5120 / 1e9, [&] { Linear(g, "mlp.c_proj", x4); });
         report("f16->f32 5120x1280 weight", 0, [&] { g("mlp.c_fc.weight"); });
-        // Fast mode's case (fp32 weights): ATen's linear against the blocked single-threaded sgemms.
+        // Fast mode's case (fp32 weights): ATen's linear (its sgemm) against the blocked oneDNN
+        // calls, one whole oneDNN call and one on weights pre-packed for oneDNN.
         const at::Tensor w32 = g("mlp.c_fc.weight"), b32 = g("mlp.c_fc.bias");
-        report("linear f32 77x1280 -> 5120 aten", 2.0 * 77 * 1280 * 5120 / 1e9, [&] { at::linear(x, w32, b32); });
-        report("linear f32 77x1280 -> 5120 blocked", 2.0 * 77 * 1280 * 5120 / 1e9,
-               [&] { LinearFromStored(x, w32, b32); });
+        LinearVariants(report, "linear f32 77x1280 -> 5120", x, w32, b32);
     }
 
     const W unet = store.Under(kUnetPrefix);
@@ -153,9 +170,7 @@ int main(int argc, char** argv) {
         report("linear f16 1024x640 -> 5120", 2.0 * 1024 * 640 * 5120 / 1e9,
                [&] { Linear(block, "ff.net.0.proj", x); });
         const at::Tensor w32 = block("ff.net.0.proj.weight"), b32 = block("ff.net.0.proj.bias");
-        report("linear f32 1024x640 -> 5120 aten", 2.0 * 1024 * 640 * 5120 / 1e9, [&] { at::linear(x, w32, b32); });
-        report("linear f32 1024x640 -> 5120 blocked", 2.0 * 1024 * 640 * 5120 / 1e9,
-               [&] { LinearFromStored(x, w32, b32); });
+        LinearVariants(report, "linear f32 1024x640 -> 5120", x, w32, b32);
     }
 
     // Level-1 transformer block: 1024 tokens x 640, 10 heads, context 77 x 2048.

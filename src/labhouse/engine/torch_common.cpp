@@ -207,24 +207,41 @@ at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool
 
 at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::string& bias_name, const at::Tensor& x) {
     const at::Tensor bias = bias_name.empty() ? at::Tensor() : w(bias_name);
+    if (x.scalar_type() != at::kFloat || !x.device().is_cpu()) return at::linear(x, w(weight_name), bias);
     const WeightStore& store = *w.store();
-    // Low-memory mode only: with fp32 weights already in memory (fast mode) at::linear was as fast
-    // on 77 rows and 6-10% faster on 1024 (sdxl_micro, "linear f32 ... aten/blocked").
-    if (store.converts_per_use() && x.scalar_type() == at::kFloat && x.device().is_cpu()) {
+    at::Tensor stored;
+    FileSlice slice;
+    if (store.converts_per_use()) {
         // Rows read from the file: the weight argument is then a storage-less meta tensor giving
         // dtype and shape (a view of the mapping could be a copy when unaligned).
-        const FileSlice slice = w.ReadableSlice(weight_name);
-        const at::Tensor stored =
-            slice.file != nullptr
-                ? at::empty(std::vector<int64_t>(slice.info->shape.begin(), slice.info->shape.end()),
-                            at::TensorOptions().dtype(ToTorch(slice.info->dtype)).device(at::kMeta))
-                : w.Raw(weight_name);
-        const auto type = stored.scalar_type();
-        if (stored.dim() == 2 && stored.is_contiguous() &&
-            (type == at::kFloat || type == at::kHalf || type == at::kBFloat16))
-            return LinearFromStored(x, stored, bias, slice);
+        slice = w.ReadableSlice(weight_name);
+        stored = slice.file != nullptr
+                     ? at::empty(std::vector<int64_t>(slice.info->shape.begin(), slice.info->shape.end()),
+                                 at::TensorOptions().dtype(ToTorch(slice.info->dtype)).device(at::kMeta))
+                     : w.Raw(weight_name);
+    } else {
+        stored = w(weight_name);  // fast mode: fp32, converted at load
     }
+    const auto type = stored.scalar_type();
+    if (stored.dim() == 2 && stored.is_contiguous() && (stored.device().is_cpu() || slice.file != nullptr) &&
+        (type == at::kFloat || type == at::kHalf || type == at::kBFloat16))
+        return LinearFromStored(x, stored, bias, slice);
     return at::linear(x, w(weight_name), bias);
+}
+
+at::Tensor OnednnLinear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
+    TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && weight.dim() == 2 && weight.is_contiguous() &&
+                    x.size(1) == weight.size(1),
+                "OnednnLinear: contiguous [M, K] input and [N, K] weight expected");
+    const int64_t m = x.size(0), k = x.size(1), n = weight.size(0);
+    // [M, K] rows are the pixels of a 1 x M image with K channels in channels-last order, and
+    // [N, K] is an N x K x 1 x 1 kernel: both are views, and the result comes back channels-last,
+    // i.e. as the [M, N] rows.
+    const at::Tensor image = x.view({1, 1, m, k}).permute({0, 3, 1, 2});
+    const at::Tensor y = at::mkldnn_convolution(image, weight.view({n, k, 1, 1}),
+                                                bias.defined() ? c10::optional<at::Tensor>(bias) : c10::nullopt,
+                                                {0, 0}, {1, 1}, {1, 1}, 1);
+    return y.permute({0, 2, 3, 1}).reshape({m, n});
 }
 
 at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
@@ -258,6 +275,7 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
     const int64_t blocks = (n + rows - 1) / rows;
     // Blocks are taken from a shared counter rather than split evenly up front: on a shared machine
     // a thread that loses its core then does fewer blocks instead of holding up the others.
+    const bool onednn = at::hasMKLDNN();
     std::atomic<int64_t> next{0};
     at::parallel_for(0, threads, 1, [&](int64_t, int64_t) {
         c10::InferenceMode guard;  // thread-local: the pool's threads do not inherit it
@@ -277,7 +295,9 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
                 w32 = buffer.narrow(0, 0, len);
             }
             at::Tensor dst = out.narrow(1, first, len);  // row stride n: the sgemm writes with ldc = n
-            if (b32.defined()) {
+            if (onednn) {
+                dst.copy_(OnednnLinear(x2, w32, b32.defined() ? b32.narrow(0, first, len) : at::Tensor()));
+            } else if (b32.defined()) {
                 // beta = 1 on the bias rows: one pass over the cache-resident output block.
                 dst.copy_(b32.narrow(0, first, len).expand({m, len}));
                 at::addmm_out(dst, dst, x2, w32.t());

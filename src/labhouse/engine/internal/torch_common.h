@@ -77,19 +77,24 @@ private:
 using W = WeightStore::Scope;
 
 // Building blocks (sgm names: `w(name + ".weight")`, `w(name + ".bias")`). Linear runs
-// LinearFromStored in low-memory mode, at::linear otherwise.
+// LinearFromStored for fp32 CPU input (in both memory modes), at::linear otherwise.
 at::Tensor Linear(const W& w, const std::string& name, const at::Tensor& x, bool bias = true);
 // The same on explicit tensor names (bias_name empty: no bias), e.g. open_clip's packed in_proj.
 at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::string& bias_name, const at::Tensor& x);
 // x W^T + bias for fp32 x [..., K] and W [N, K] stored contiguous in f16, bf16 or f32 (a view of
 // the mapped file, or read from the file): the N rows are split into blocks over the threads; each
-// thread converts one block into a cache-resident fp32 buffer and multiplies it with a
-// single-threaded sgemm straight into its columns of the output. Low-memory mode's per-use
-// conversion otherwise writes and reads back the whole fp32 weight.
+// thread converts one block into a cache-resident fp32 buffer and multiplies it single-threaded
+// into its columns of the output, with OnednnLinear where ATen has oneDNN, else ATen's sgemm.
+// Low-memory mode's per-use conversion otherwise writes and reads back the whole fp32 weight.
 // With `source`, the rows are read from the file instead (weight then gives only dtype and shape
 // and may be a meta tensor).
 at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias,
                             FileSlice source = {});
+// x [M, K] W^T + bias as oneDNN's 1x1 convolution on views (no copies; fp32, contiguous, CPU). It
+// runs oneDNN's own kernels for the CPU at hand, which were 1.6-1.9x faster here than the sgemm
+// ATen calls: that BLAS may be held to its AVX2 kernels (OPENBLAS_CORETYPE, set on CPUs that
+// older OpenBLAS builds misdetect) where oneDNN uses AVX-512 (docs/engine.md, "Linear layers").
+at::Tensor OnednnLinear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias);
 at::Tensor Conv(const W& w, const std::string& name, const at::Tensor& x, int stride = 1, int padding = -1);
 at::Tensor GroupNorm(const W& w, const std::string& name, const at::Tensor& x, double eps);
 // GroupNorm(32) then SiLU in place (fp32, keeps channels-last).
