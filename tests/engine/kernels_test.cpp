@@ -58,5 +58,56 @@ TEST(CpuKernelsTest, SoftmaxRowsMatchesDoubleReferenceWithStrideAndMaskedEntries
     EXPECT_LT(x[5], 1e-30f);
 }
 
+// Every tile remainder of both vector builds (4x6 and 3x4 tiles, 16- and 8-lane k steps with a
+// masked tail), with and without bias, into a wider output whose padding must stay untouched.
+TEST(CpuKernelsTest, GemmNTMatchesDoubleReferenceOnEveryBuildAndRemainder) {
+    std::vector<GemmNTBuild> builds = {GemmNTBuild::kBase};
+    for (GemmNTBuild build : {GemmNTBuild::kAvx2, GemmNTBuild::kAvx512})
+        if (GemmNTRunsOn(build)) builds.push_back(build);
+    std::uint32_t state = 12345;
+    auto next = [&] {
+        state = state * 1664525u + 1013904223u;
+        return static_cast<float>(state >> 8) / static_cast<float>(1u << 24) - 0.5f;
+    };
+    for (GemmNTBuild build : builds) {
+        for (std::size_t m : {1, 2, 3, 4, 5, 7, 9, 77}) {
+            for (std::size_t n : {1, 2, 3, 4, 5, 6, 7, 11, 13}) {
+                for (std::size_t k : {1, 7, 8, 15, 16, 17, 33, 64}) {
+                    for (bool with_bias : {false, true}) {
+                        std::vector<float> x(m * k), w(n * k), bias(n);
+                        for (float& v : x) v = next();
+                        for (float& v : w) v = next();
+                        for (float& v : bias) v = next();
+                        const std::size_t ldo = n + 3;
+                        std::vector<float> out(m * ldo, 7.0f);
+                        GemmNTOn(build, x.data(), m, k, w.data(), n, with_bias ? bias.data() : nullptr, out.data(),
+                                 ldo);
+                        for (std::size_t i = 0; i < m; ++i) {
+                            for (std::size_t j = 0; j < ldo; ++j) {
+                                const float got = out[i * ldo + j];
+                                if (j >= n) {
+                                    ASSERT_EQ(got, 7.0f) << "padding written at " << i << "," << j;
+                                    continue;
+                                }
+                                double want = with_bias ? bias[j] : 0.0;
+                                for (std::size_t l = 0; l < k; ++l) want += double(x[i * k + l]) * w[j * k + l];
+                                ASSERT_NEAR(got, want, 1e-5 * (1.0 + static_cast<double>(k)))
+                                    << "build " << static_cast<int>(build) << " m " << m << " n " << n << " k " << k
+                                    << " bias " << with_bias << " at " << i << "," << j;
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // GemmNT itself runs the best build the CPU has.
+    const std::vector<float> x = {1, 2, 3}, w = {4, 5, 6, -1, 0, 1};
+    std::vector<float> out(2);
+    GemmNT(x.data(), 1, 3, w.data(), 2, nullptr, out.data(), 2);
+    EXPECT_EQ(out[0], 32.0f);
+    EXPECT_EQ(out[1], 2.0f);
+}
+
 }  // namespace
 }  // namespace labhouse::engine::kernels

@@ -229,6 +229,11 @@ at::Tensor LinearNamed(const W& w, const std::string& weight_name, const std::st
     return at::linear(x, w(weight_name), bias);
 }
 
+namespace {
+// Up to this many rows LinearFromStored uses kernels::GemmNT rather than oneDNN (sdxl_micro).
+constexpr int64_t kGemmNTMaxRows = 160;
+}  // namespace
+
 at::Tensor OnednnLinear(const at::Tensor& x, const at::Tensor& weight, const at::Tensor& bias) {
     TORCH_CHECK(x.dim() == 2 && x.is_contiguous() && weight.dim() == 2 && weight.is_contiguous() &&
                     x.size(1) == weight.size(1),
@@ -265,13 +270,14 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
     if (m == 0 || n == 0) return out.view(out_sizes);
     if (k == 0) return (bias.defined() ? out.copy_(bias.to(at::kFloat).expand({m, n})) : out.zero_()).view(out_sizes);
     const at::Tensor b32 = bias.defined() ? bias.to(at::kFloat).contiguous() : at::Tensor();
-    // Two blocks per thread (a multiple of 16 rows for the sgemm kernels): few enough sgemm calls
-    // that OpenBLAS's per-call costs stay small (it repacks the whole input for every call, and
-    // its buffer allocation takes a global lock that spins in sched_yield when two threads call
-    // at once: 256-row blocks made 77x1280 -> 5120 on fp32 weights 1.5x slower with two threads
-    // than at::linear), and still two per thread for the shared counter below to even out.
+    // Few rows (the text encoders' 77 tokens): GemmNT on blocks of ~384 KB of fp32 weight rows,
+    // each read back from cache right after its conversion wrote it. More rows: two blocks per
+    // thread (multiples of 16 rows) for oneDNN or the sgemm, few calls so that their per-call
+    // costs (oneDNN re-lays the weight block out, OpenBLAS repacks the whole input) stay small.
     const int64_t threads = at::get_num_threads();
-    const int64_t rows = std::max<int64_t>(16, ((n + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16);
+    const bool small_m = m <= kGemmNTMaxRows && kernels::GemmNTBestBuild() != kernels::GemmNTBuild::kBase;
+    const int64_t rows = small_m ? std::max<int64_t>(6, (384 << 10) / (4 * k) / 6 * 6)
+                                 : std::max<int64_t>(16, ((n + 2 * threads - 1) / (2 * threads) + 15) / 16 * 16);
     const int64_t blocks = (n + rows - 1) / rows;
     // Blocks are taken from a shared counter rather than split evenly up front: on a shared machine
     // a thread that loses its core then does fewer blocks instead of holding up the others.
@@ -295,7 +301,11 @@ at::Tensor LinearFromStored(const at::Tensor& x, const at::Tensor& weight, const
                 w32 = buffer.narrow(0, 0, len);
             }
             at::Tensor dst = out.narrow(1, first, len);  // row stride n: the sgemm writes with ldc = n
-            if (onednn) {
+            if (small_m) {
+                kernels::GemmNT(x2.data_ptr<float>(), m, k, w32.data_ptr<float>(), len,
+                                b32.defined() ? b32.data_ptr<float>() + first : nullptr, out.data_ptr<float>() + first,
+                                n);
+            } else if (onednn) {
                 dst.copy_(OnednnLinear(x2, w32, b32.defined() ? b32.narrow(0, first, len) : at::Tensor()));
             } else if (b32.defined()) {
                 // beta = 1 on the bias rows: one pass over the cache-resident output block.
