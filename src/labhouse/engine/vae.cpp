@@ -38,7 +38,10 @@ at::Tensor AttnBlock(const W& w, const at::Tensor& x, bool linear) {
     auto proj = [&](const char* name, const at::Tensor& in) {
         at::Tensor weight = F32(w(std::string(name) + ".weight"));
         if (!linear) weight = weight.view({weight.size(0), weight.size(1)});
-        return at::linear(in, weight, F32(w(std::string(name) + ".bias")));
+        const at::Tensor bias = F32(w(std::string(name) + ".bias"));
+        // On the CPU the engine's Linear (oneDNN, torch_common.h); elsewhere ATen's.
+        return in.is_cpu() && weight.is_cpu() ? LinearFromStored(in, weight.contiguous(), bias)
+                                              : at::linear(in, weight, bias);
     };
     at::Tensor q = proj("q", h).unsqueeze(1), k = proj("k", h).unsqueeze(1), v = proj("v", h).unsqueeze(1);
     at::Tensor a = proj("proj_out", Attention(q, k, v));
