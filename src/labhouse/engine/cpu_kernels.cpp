@@ -133,10 +133,8 @@ inline void SoftmaxRowsBody(float* x, std::size_t rows, std::size_t cols, std::s
 LABHOUSE_DISPATCH(BFloat16ToFloat, (const std::uint16_t* in, float* out, std::size_t n), (in, out, n))
 LABHOUSE_DISPATCH(SoftmaxRows, (float* x, std::size_t rows, std::size_t cols, std::size_t stride), (x, rows, cols, stride))
 
-// GemmNT. Each output is a dot product of an x row and a w row, both contiguous along k: a tile of
-// MR x rows by NR w rows keeps MR * NR vector accumulators, loads MR + NR vectors per step of k
-// and sums each accumulator across its lanes at the end. w rows are the outer loop: a tile's
-// w rows stay in cache while all of x (77 rows: 0.4-1.6 MB) streams past.
+// GemmNT: the plain build here, the vector builds from gemm_nt_body.inc (dot products of x and w
+// rows in register tiles, see there) below.
 namespace {
 
 void GemmNTBase(const float* x, std::size_t m, std::size_t k, const float* w, std::size_t n, const float* bias,
@@ -150,160 +148,59 @@ void GemmNTBase(const float* x, std::size_t m, std::size_t k, const float* w, st
     }
 }
 
+}  // namespace
+
 #ifdef LABHOUSE_X86
+// The vector builds: the primitives gemm_nt_body.inc needs, then the body compiled for the target.
+#pragma GCC push_options
+#pragma GCC target("avx512f")
+namespace avx512 {
+namespace {
+using Vec = __m512;
+constexpr int kLanes = 16, kMR = 4, kNR = 6;  // 32 registers: 24 accumulators, 4 x, 1 w
+__attribute__((always_inline)) inline Vec Zero() { return _mm512_setzero_ps(); }
+__attribute__((always_inline)) inline Vec Load(const float* p) { return _mm512_loadu_ps(p); }
+__attribute__((always_inline)) inline Vec LoadFirst(const float* p, std::size_t count) {
+    return _mm512_maskz_loadu_ps(static_cast<__mmask16>((1u << count) - 1), p);
+}
+__attribute__((always_inline)) inline Vec Fma(Vec a, Vec b, Vec acc) { return _mm512_fmadd_ps(a, b, acc); }
 // (Masked forms, not _mm512_reduce_add_ps or the unmasked ones: in GCC 12 those take an
 // "undefined" vector that -Wuninitialized reports.)
-__attribute__((target("avx512f"))) inline float SumLanes(__m512 v) {
+__attribute__((always_inline)) inline float SumLanes(Vec v) {
     v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xffff, v, v, 0x4e));  // + the other 256-bit half
-    v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xffff, v, v, 0xb1));  // + the neighbouring 128-bit lane
-    v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xffff, v, 0x4e));  // + the other 64-bit half of each lane
-    return _mm512_cvtss_f32(_mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xffff, v, 0xb1)));  // + the neighbour
+    v = _mm512_add_ps(v, _mm512_mask_shuffle_f32x4(v, 0xffff, v, v, 0xb1));  // + the neighbouring 128 bits
+    v = _mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xffff, v, 0x4e));        // + the other 64 bits
+    return _mm512_cvtss_f32(_mm512_add_ps(v, _mm512_mask_permute_ps(v, 0xffff, v, 0xb1)));
 }
+#include "labhouse/engine/gemm_nt_body.inc"
+}  // namespace
+}  // namespace avx512
+#pragma GCC pop_options
 
-// 32 vector registers: 4 x 6 accumulators, 4 x vectors and one w vector.
-template <int MR, int NR>
-__attribute__((target("avx512f"))) void TileAvx512(const float* x, std::size_t k, const float* w, const float* bias,
-                                                   float* out, std::size_t ldo) {
-    __m512 acc[MR][NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) acc[i][j] = _mm512_setzero_ps();
-    std::size_t l = 0;
-    for (; l + 16 <= k; l += 16) {
-        __m512 xv[MR];
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) xv[i] = _mm512_loadu_ps(x + i * k + l);
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) {
-            const __m512 wv = _mm512_loadu_ps(w + j * k + l);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
-        }
-    }
-    if (l < k) {
-        const __mmask16 mask = static_cast<__mmask16>((1u << (k - l)) - 1);
-        __m512 xv[MR];
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) xv[i] = _mm512_maskz_loadu_ps(mask, x + i * k + l);
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) {
-            const __m512 wv = _mm512_maskz_loadu_ps(mask, w + j * k + l);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) acc[i][j] = _mm512_fmadd_ps(xv[i], wv, acc[i][j]);
-        }
-    }
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j)
-            out[i * ldo + j] = SumLanes(acc[i][j]) + (bias != nullptr ? bias[j] : 0.0f);
+#pragma GCC push_options
+#pragma GCC target("avx2,fma")
+namespace avx2 {
+namespace {
+using Vec = __m256;
+constexpr int kLanes = 8, kMR = 3, kNR = 4;  // 16 registers: 12 accumulators, 3 x, 1 w
+__attribute__((always_inline)) inline Vec Zero() { return _mm256_setzero_ps(); }
+__attribute__((always_inline)) inline Vec Load(const float* p) { return _mm256_loadu_ps(p); }
+__attribute__((always_inline)) inline Vec LoadFirst(const float* p, std::size_t count) {
+    const __m256i lanes = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    return _mm256_maskload_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(count)), lanes));
 }
-
-template <int MR>
-__attribute__((target("avx512f"))) void RowAvx512(std::size_t nr, const float* x, std::size_t k, const float* w,
-                                                  const float* bias, float* out, std::size_t ldo) {
-    switch (nr) {
-        case 6: return TileAvx512<MR, 6>(x, k, w, bias, out, ldo);
-        case 5: return TileAvx512<MR, 5>(x, k, w, bias, out, ldo);
-        case 4: return TileAvx512<MR, 4>(x, k, w, bias, out, ldo);
-        case 3: return TileAvx512<MR, 3>(x, k, w, bias, out, ldo);
-        case 2: return TileAvx512<MR, 2>(x, k, w, bias, out, ldo);
-        default: return TileAvx512<MR, 1>(x, k, w, bias, out, ldo);
-    }
-}
-
-__attribute__((target("avx512f"))) void GemmNTAvx512(const float* x, std::size_t m, std::size_t k, const float* w,
-                                                     std::size_t n, const float* bias, float* out, std::size_t ldo) {
-    for (std::size_t j = 0; j < n; j += 6) {
-        const std::size_t nr = std::min<std::size_t>(6, n - j);
-        const float* b = bias != nullptr ? bias + j : nullptr;
-        for (std::size_t i = 0; i < m; i += 4) {
-            const float* xi = x + i * k;
-            float* o = out + i * ldo + j;
-            switch (std::min<std::size_t>(4, m - i)) {
-                case 4: RowAvx512<4>(nr, xi, k, w + j * k, b, o, ldo); break;
-                case 3: RowAvx512<3>(nr, xi, k, w + j * k, b, o, ldo); break;
-                case 2: RowAvx512<2>(nr, xi, k, w + j * k, b, o, ldo); break;
-                default: RowAvx512<1>(nr, xi, k, w + j * k, b, o, ldo); break;
-            }
-        }
-    }
-}
-
-__attribute__((target("avx2,fma"))) inline float SumLanes(__m256 v) {
+__attribute__((always_inline)) inline Vec Fma(Vec a, Vec b, Vec acc) { return _mm256_fmadd_ps(a, b, acc); }
+__attribute__((always_inline)) inline float SumLanes(Vec v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     s = _mm_add_ps(s, _mm_movehl_ps(s, s));
     s = _mm_add_ss(s, _mm_movehdup_ps(s));
     return _mm_cvtss_f32(s);
 }
-
-// 16 vector registers: 3 x 4 accumulators, 3 x vectors and one w vector.
-template <int MR, int NR>
-__attribute__((target("avx2,fma"))) void TileAvx2(const float* x, std::size_t k, const float* w, const float* bias,
-                                                  float* out, std::size_t ldo) {
-    __m256 acc[MR][NR];
-#pragma GCC unroll 8
-    for (int i = 0; i < MR; ++i)
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) acc[i][j] = _mm256_setzero_ps();
-    std::size_t l = 0;
-    for (; l + 8 <= k; l += 8) {
-        __m256 xv[MR];
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) xv[i] = _mm256_loadu_ps(x + i * k + l);
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) {
-            const __m256 wv = _mm256_loadu_ps(w + j * k + l);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) acc[i][j] = _mm256_fmadd_ps(xv[i], wv, acc[i][j]);
-        }
-    }
-    if (l < k) {
-        const __m256i mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(static_cast<int>(k - l)),
-                                                _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
-        __m256 xv[MR];
-#pragma GCC unroll 8
-        for (int i = 0; i < MR; ++i) xv[i] = _mm256_maskload_ps(x + i * k + l, mask);
-#pragma GCC unroll 8
-        for (int j = 0; j < NR; ++j) {
-            const __m256 wv = _mm256_maskload_ps(w + j * k + l, mask);
-#pragma GCC unroll 8
-            for (int i = 0; i < MR; ++i) acc[i][j] = _mm256_fmadd_ps(xv[i], wv, acc[i][j]);
-        }
-    }
-    for (int i = 0; i < MR; ++i)
-        for (int j = 0; j < NR; ++j) out[i * ldo + j] = SumLanes(acc[i][j]) + (bias != nullptr ? bias[j] : 0.0f);
-}
-
-template <int MR>
-__attribute__((target("avx2,fma"))) void RowAvx2(std::size_t nr, const float* x, std::size_t k, const float* w,
-                                                 const float* bias, float* out, std::size_t ldo) {
-    switch (nr) {
-        case 4: return TileAvx2<MR, 4>(x, k, w, bias, out, ldo);
-        case 3: return TileAvx2<MR, 3>(x, k, w, bias, out, ldo);
-        case 2: return TileAvx2<MR, 2>(x, k, w, bias, out, ldo);
-        default: return TileAvx2<MR, 1>(x, k, w, bias, out, ldo);
-    }
-}
-
-__attribute__((target("avx2,fma"))) void GemmNTAvx2(const float* x, std::size_t m, std::size_t k, const float* w,
-                                                    std::size_t n, const float* bias, float* out, std::size_t ldo) {
-    for (std::size_t j = 0; j < n; j += 4) {
-        const std::size_t nr = std::min<std::size_t>(4, n - j);
-        const float* b = bias != nullptr ? bias + j : nullptr;
-        for (std::size_t i = 0; i < m; i += 3) {
-            const float* xi = x + i * k;
-            float* o = out + i * ldo + j;
-            switch (std::min<std::size_t>(3, m - i)) {
-                case 3: RowAvx2<3>(nr, xi, k, w + j * k, b, o, ldo); break;
-                case 2: RowAvx2<2>(nr, xi, k, w + j * k, b, o, ldo); break;
-                default: RowAvx2<1>(nr, xi, k, w + j * k, b, o, ldo); break;
-            }
-        }
-    }
-}
-#endif
-
+#include "labhouse/engine/gemm_nt_body.inc"
 }  // namespace
+}  // namespace avx2
+#pragma GCC pop_options
+#endif
 
 bool GemmNTRunsOn(GemmNTBuild build) {
 #ifdef LABHOUSE_X86
@@ -328,8 +225,8 @@ void GemmNTOn(GemmNTBuild build, const float* x, std::size_t m, std::size_t k, c
     if (!GemmNTRunsOn(build)) build = GemmNTBuild::kBase;
     switch (build) {
 #ifdef LABHOUSE_X86
-        case GemmNTBuild::kAvx512: return GemmNTAvx512(x, m, k, w, n, bias, out, ldo);
-        case GemmNTBuild::kAvx2: return GemmNTAvx2(x, m, k, w, n, bias, out, ldo);
+        case GemmNTBuild::kAvx512: return avx512::GemmNT(x, m, k, w, n, bias, out, ldo);
+        case GemmNTBuild::kAvx2: return avx2::GemmNT(x, m, k, w, n, bias, out, ldo);
 #endif
         default: return GemmNTBase(x, m, k, w, n, bias, out, ldo);
     }
