@@ -133,6 +133,46 @@ TEST_F(PipelineTest, Txt2ImgWithCfgAndEverySampler) {
     }
 }
 
+// Prompts over 75 tokens are encoded in chunks, as A1111 does: their tail changes the result (it
+// was truncated before); a shorter negative prompt gets empty chunks; past 8 chunks the tail is
+// dropped and the record says so.
+TEST_F(PipelineTest, LongPromptsAreEncodedInChunks) {
+    const Image input = TestImage(64, 64);
+    std::string words;
+    for (int i = 0; i < 80; ++i) words += "a dog, ";  // well over 75 tokens
+    SdxlRequest request = Img2Img(&input);
+    request.prompt = words + "in the snow";
+    auto snow = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(snow.has_value()) << snow.error().message;
+    request.prompt = words + "on the beach";
+    auto beach = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(beach.has_value()) << beach.error().message;
+    EXPECT_NE(snow->latent, beach->latent) << "the words after token 75 count";
+    const int chunks = std::stoi(snow->meta.at("prompt_chunks"));
+    EXPECT_GE(chunks, 2);
+    EXPECT_EQ(snow->meta.count("prompt_truncated"), 0u);
+
+    request.negative_prompt = "blurry";  // one chunk against the prompt's several
+    request.guidance = 4.0;
+    auto cfg = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(cfg.has_value()) << cfg.error().message;
+    EXPECT_EQ(std::stoi(cfg->meta.at("prompt_chunks")), chunks);
+    EXPECT_NE(cfg->latent, beach->latent);
+
+    std::string endless;
+    for (int i = 0; i < 1000; ++i) endless += "dog ";
+    request.prompt = endless;
+    auto cut = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(cut.has_value()) << cut.error().message;
+    EXPECT_EQ(cut->meta.at("prompt_chunks"), "8");
+    EXPECT_EQ(cut->meta.at("prompt_truncated"), "true");
+
+    request.prompt = "a dog";  // short prompts: one chunk, as before
+    auto short_prompt = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(short_prompt.has_value());
+    EXPECT_EQ(short_prompt->meta.at("prompt_chunks"), "1");
+}
+
 TEST_F(PipelineTest, CancelBetweenSteps) {
     const Image input = TestImage(64, 64);
     SdxlRequest request = Img2Img(&input);

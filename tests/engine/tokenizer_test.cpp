@@ -109,6 +109,64 @@ TEST_F(TokenizerTest, TruncatesTo77KeepingEos) {
     EXPECT_EQ(ids[76], 519);
 }
 
+TEST_F(TokenizerTest, LongPromptsSplitIntoChunksOf75) {
+    std::string prompt;
+    for (int i = 0; i < 100; ++i) prompt += "cat ";
+    bool truncated = true;
+    const auto chunks = tok_->SplitIntoChunks(prompt, 8, &truncated);
+    ASSERT_EQ(chunks.size(), 2u);
+    EXPECT_EQ(chunks[0], std::vector<int>(75, 513));
+    EXPECT_EQ(chunks[1], std::vector<int>(25, 513));
+    EXPECT_FALSE(truncated);
+    const auto laid_out = tok_->LayOutChunk(chunks[1], 0);
+    ASSERT_EQ(laid_out.size(), 77u);
+    EXPECT_EQ(laid_out[0], 518);
+    EXPECT_EQ(laid_out[25], 513);
+    EXPECT_EQ(laid_out[26], 519);
+    EXPECT_EQ(laid_out[27], 0);
+    EXPECT_EQ(tok_->LayOutChunk(chunks[0], 0), tok_->EncodeForEncoder(prompt, 0));  // the first chunk as before
+
+    // Exactly 75 tokens: one chunk; "" one empty chunk.
+    std::string exact;
+    for (int i = 0; i < 75; ++i) exact += "cat ";
+    EXPECT_EQ(tok_->SplitIntoChunks(exact, 8).size(), 1u);
+    const auto empty = tok_->SplitIntoChunks("", 8, &truncated);
+    ASSERT_EQ(empty.size(), 1u);
+    EXPECT_TRUE(empty[0].empty());
+    EXPECT_FALSE(truncated);
+
+    // More than max_chunks: the tail is dropped and reported.
+    std::string endless;
+    for (int i = 0; i < 400; ++i) endless += "cat ";
+    const auto cut = tok_->SplitIntoChunks(endless, 2, &truncated);
+    EXPECT_EQ(cut.size(), 2u);
+    EXPECT_TRUE(truncated);
+}
+
+TEST_F(TokenizerTest, AFullChunkEndsAtARecentComma) {
+    const int comma = tok_->Encode(",").at(0);
+    // 70 cats, a comma, 10 cats: the chunk fills after 4 of the 10, so it ends at the comma and the
+    // phrase after it starts the next chunk (A1111's comma backtrack, up to 20 tokens).
+    std::string prompt;
+    for (int i = 0; i < 70; ++i) prompt += "cat ";
+    prompt += ", ";
+    for (int i = 0; i < 10; ++i) prompt += "cat ";
+    const auto chunks = tok_->SplitIntoChunks(prompt, 8);
+    ASSERT_EQ(chunks.size(), 2u);
+    ASSERT_EQ(chunks[0].size(), 71u);
+    EXPECT_EQ(chunks[0].back(), comma);
+    EXPECT_EQ(chunks[1], std::vector<int>(10, 513));
+    // A comma further back than 20 tokens does not move anything.
+    std::string far;
+    for (int i = 0; i < 10; ++i) far += "cat ";
+    far += ", ";
+    for (int i = 0; i < 80; ++i) far += "cat ";
+    const auto kept = tok_->SplitIntoChunks(far, 8);
+    ASSERT_EQ(kept.size(), 2u);
+    EXPECT_EQ(kept[0].size(), 75u);
+    EXPECT_EQ(kept[1].size(), 16u);
+}
+
 TEST_F(TokenizerTest, GzipBpeFileGivesTheSameIds) {
     TempDir gz_dir("tok-gz");
     gzFile gz = gzopen(gz_dir.File("bpe_simple_vocab_16e6.txt.gz").c_str(), "wb");

@@ -36,6 +36,11 @@ struct SdxlPipeline::Impl {
 
 namespace {
 
+// Prompt chunks encoded at most (600 tokens; the service takes up to 4000 characters, which can be
+// thousands of tokens): each costs one more pass of both text encoders, and beyond this the tail
+// is dropped and the record says so (`prompt_truncated`).
+constexpr std::size_t kMaxPromptChunks = 8;
+
 using Clock = std::chrono::steady_clock;
 double Seconds(Clock::time_point since) {
     return std::chrono::duration<double>(Clock::now() - since).count();
@@ -264,20 +269,39 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
             w.PopulateMapped(kClipLPrefix);
             w.PopulateMapped(kClipGPrefix);
         }
+        // Long prompts in chunks of 75 tokens, each encoded on its own and the contexts joined
+        // along the tokens (A1111; ComfyUI likewise); the pooled vector is the first chunk's. A
+        // batch's shorter prompts get empty chunks, as in A1111, so that all have one length.
+        bool prompt_truncated = false;
+        std::size_t prompt_chunks = 1;
         auto encode = [&](const std::vector<std::string>& texts) {
-            std::vector<int64_t> ids_l, ids_g;
+            std::vector<std::vector<std::vector<int>>> chunks;
             for (const auto& text : texts) {
-                for (int id : m.tokenizer->EncodeForEncoder(text, m.tokenizer->eos_id()))
-                    ids_l.push_back(id);                                                    // CLIP-L pads with EOS
-                for (int id : m.tokenizer->EncodeForEncoder(text, 0)) ids_g.push_back(id);  // bigG pads with 0
+                bool cut = false;
+                chunks.push_back(m.tokenizer->SplitIntoChunks(text, kMaxPromptChunks, &cut));
+                prompt_truncated = prompt_truncated || cut;
+                prompt_chunks = std::max(prompt_chunks, chunks.back().size());
             }
             const auto b = static_cast<int64_t>(texts.size());
             const auto long_opts = at::TensorOptions().dtype(at::kLong);
-            at::Tensor tl = at::from_blob(ids_l.data(), {b, kClipContextLength}, long_opts).clone();
-            at::Tensor tg = at::from_blob(ids_g.data(), {b, kClipContextLength}, long_opts).clone();
-            TextEncoderOutput l = RunClipText(w, m.config.clip_l, tl);
-            TextEncoderOutput g = RunClipText(w, m.config.clip_g, tg);
-            return std::make_pair(at::cat({l.hidden, g.hidden}, -1), g.pooled);
+            std::vector<at::Tensor> hidden;
+            at::Tensor pooled;
+            for (std::size_t c = 0; c < prompt_chunks; ++c) {
+                std::vector<int64_t> ids_l, ids_g;
+                for (const auto& text_chunks : chunks) {
+                    const std::vector<int> tokens = c < text_chunks.size() ? text_chunks[c] : std::vector<int>();
+                    for (int id : m.tokenizer->LayOutChunk(tokens, m.tokenizer->eos_id()))
+                        ids_l.push_back(id);                                                    // CLIP-L pads with EOS
+                    for (int id : m.tokenizer->LayOutChunk(tokens, 0)) ids_g.push_back(id);  // bigG pads with 0
+                }
+                at::Tensor tl = at::from_blob(ids_l.data(), {b, kClipContextLength}, long_opts).clone();
+                at::Tensor tg = at::from_blob(ids_g.data(), {b, kClipContextLength}, long_opts).clone();
+                TextEncoderOutput l = RunClipText(w, m.config.clip_l, tl);
+                TextEncoderOutput g = RunClipText(w, m.config.clip_g, tg);
+                hidden.push_back(at::cat({l.hidden, g.hidden}, -1));
+                if (c == 0) pooled = g.pooled;
+            }
+            return std::make_pair(at::cat(hidden, 1), pooled);
         };
         std::vector<std::string> texts;
         const bool zero_uncond = use_cfg && request.negative_prompt.empty();
@@ -305,6 +329,8 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         }
         const double t_text = Seconds(start);
         result.meta["seconds_text_encoders"] = Fmt(t_text);
+        result.meta["prompt_chunks"] = std::to_string(prompt_chunks);
+        if (prompt_truncated) result.meta["prompt_truncated"] = "true";
         report("text_encoders", 1, 1, t_text);
         if (cancelled()) return Cancelled("generation cancelled after the text encoders");
 

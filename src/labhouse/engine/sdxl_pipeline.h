@@ -20,7 +20,8 @@
 
 namespace labhouse::engine {
 
-inline constexpr const char* kEngineVersion = "labhouse-sdxl-0.1";
+// 0.2: prompts over 75 tokens are encoded in chunks (0.1 truncated them).
+inline constexpr const char* kEngineVersion = "labhouse-sdxl-0.2";
 inline constexpr const char* kTinyModelFileName = "tiny-sdxl.safetensors";
 
 enum class WeightMode {

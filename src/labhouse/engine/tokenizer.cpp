@@ -12,6 +12,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
@@ -293,6 +294,7 @@ Status ClipTokenizer::Finish() {
     }
     bos_id_ = bos->second;
     eos_id_ = eos->second;
+    comma_id_ = vocab_.at(",</w>");  // a byte symbol: present, checked above
     return OkStatus();
 }
 
@@ -407,14 +409,43 @@ std::vector<int> ClipTokenizer::Encode(const std::string& text) const {
 std::vector<int> ClipTokenizer::EncodeForEncoder(const std::string& text, int pad_id) const {
     std::vector<int> tokens = Encode(text);
     // Truncation: HF keeps BOS + 75 + EOS; open_clip cuts at 77 and sets the last to EOT: the same ids.
-    if (tokens.size() > kClipContextLength - 2) tokens.resize(kClipContextLength - 2);
+    if (tokens.size() > kClipChunkTokens) tokens.resize(kClipChunkTokens);
+    return LayOutChunk(tokens, pad_id);
+}
+
+std::vector<int> ClipTokenizer::LayOutChunk(const std::vector<int>& tokens, int pad_id) const {
     std::vector<int> ids;
     ids.reserve(kClipContextLength);
     ids.push_back(bos_id_);
-    ids.insert(ids.end(), tokens.begin(), tokens.end());
+    ids.insert(ids.end(), tokens.begin(), tokens.begin() + std::min<std::size_t>(tokens.size(), kClipChunkTokens));
     ids.push_back(eos_id_);
     while (ids.size() < kClipContextLength) ids.push_back(pad_id);
     return ids;
+}
+
+std::vector<std::vector<int>> ClipTokenizer::SplitIntoChunks(const std::string& text, std::size_t max_chunks,
+                                                             bool* truncated) const {
+    constexpr std::size_t kCommaBacktrack = 20;  // A1111's comma_padding_backtrack default
+    std::vector<std::vector<int>> chunks(1);
+    std::optional<std::size_t> last_comma;  // its index in the current chunk
+    for (int token : Encode(text)) {
+        if (chunks.back().size() == kClipChunkTokens) {
+            std::vector<int> moved;
+            std::vector<int>& full = chunks.back();
+            if (last_comma && kClipChunkTokens - *last_comma <= kCommaBacktrack) {
+                moved.assign(full.begin() + static_cast<std::ptrdiff_t>(*last_comma + 1), full.end());
+                full.resize(*last_comma + 1);
+            }
+            chunks.push_back(std::move(moved));
+            last_comma.reset();
+        }
+        if (token == comma_id_) last_comma = chunks.back().size();
+        chunks.back().push_back(token);
+    }
+    const bool cut = chunks.size() > std::max<std::size_t>(max_chunks, 1);
+    if (cut) chunks.resize(std::max<std::size_t>(max_chunks, 1));
+    if (truncated != nullptr) *truncated = cut;
+    return chunks;
 }
 
 }  // namespace labhouse::engine

@@ -13,6 +13,8 @@
 namespace labhouse::engine {
 
 inline constexpr int kClipContextLength = 77;
+// Tokens of one prompt chunk between its BOS and EOS.
+inline constexpr int kClipChunkTokens = kClipContextLength - 2;
 
 class ClipTokenizer {
 public:
@@ -28,6 +30,15 @@ public:
     std::vector<int> Encode(const std::string& text) const;
     // [BOS] + up to 75 tokens + [EOS], then `pad_id` up to 77 (CLIP-L pads with EOS, bigG with 0: section 3.3).
     std::vector<int> EncodeForEncoder(const std::string& text, int pad_id) const;
+    // Long prompts as AUTOMATIC1111 encodes them: the tokens in chunks of at most 75 (no BOS/EOS),
+    // each to be laid out by LayOutChunk and encoded on its own. A chunk that fills up ends after
+    // the last comma among its last 20 tokens instead, moving the phrase after it to the next
+    // chunk. At least one chunk ("" gives one empty chunk), at most `max_chunks`: the rest is
+    // dropped and `*truncated` (if given) set.
+    std::vector<std::vector<int>> SplitIntoChunks(const std::string& text, std::size_t max_chunks,
+                                                  bool* truncated = nullptr) const;
+    // [BOS] + tokens (at most 75) + [EOS], then `pad_id` up to 77.
+    std::vector<int> LayOutChunk(const std::vector<int>& tokens, int pad_id) const;
 
     int bos_id() const { return bos_id_; }
     int eos_id() const { return eos_id_; }
@@ -44,6 +55,7 @@ private:
     std::unordered_map<std::string, int> merge_ranks_;  // "left right" -> rank
     int bos_id_ = -1;
     int eos_id_ = -1;
+    int comma_id_ = -1;  // ",</w>"
     mutable std::unordered_map<std::string, std::vector<std::string>> cache_;
 };
 
