@@ -1,6 +1,7 @@
 // SubmitJob, CancelJob and JobRunner against fakes (clock, blobs, transformer), the in-process
 // bus and queue, and an SQLite repository in a temp dir.
 #include <gtest/gtest.h>
+#include <sqlite3.h>
 
 #include <thread>
 
@@ -17,6 +18,65 @@ namespace labhouse {
 namespace {
 
 using namespace std::chrono_literals;
+
+// A real repository whose MarkSucceeded answers kUnavailable `failures` times: as a database
+// that is down (the write did not happen) or, with `commit_anyway`, as a PostgreSQL commit whose
+// reply was lost (the write happened).
+class FlakyFinishRepository final : public JobRepository {
+public:
+    explicit FlakyFinishRepository(JobRepository& real) : real_(real) {}
+    int failures = 0;
+    bool commit_anyway = false;
+    int mark_succeeded_calls = 0;
+
+    Status MarkSucceeded(const std::string& id, const std::string& worker_id, const std::string& result_blob,
+                         const std::map<std::string, std::string>& result_meta, std::int64_t now_ms) override {
+        ++mark_succeeded_calls;
+        if (failures > 0) {
+            --failures;
+            if (commit_anyway) LABHOUSE_RETURN_IF_ERROR(real_.MarkSucceeded(id, worker_id, result_blob, result_meta, now_ms));
+            return Unavailable("PostgreSQL connection lost: server closed the connection unexpectedly");
+        }
+        return real_.MarkSucceeded(id, worker_id, result_blob, result_meta, now_ms);
+    }
+
+    Result<std::pair<Job, bool>> Create(const Job& job) override { return real_.Create(job); }
+    Result<Job> Get(const std::string& id) const override { return real_.Get(id); }
+    Result<JobPage> List(const JobListQuery& query) const override { return real_.List(query); }
+    Result<std::map<JobState, std::int64_t>> CountByState() const override { return real_.CountByState(); }
+    Result<std::int64_t> QueuePosition(const std::string& id) const override { return real_.QueuePosition(id); }
+    Result<std::optional<Job>> ClaimNext(const ClaimRequest& request) override { return real_.ClaimNext(request); }
+    Result<LeaseStatus> ReportProgress(const std::string& id, const std::string& worker_id, const JobProgress& progress,
+                                       std::int64_t lease_until_ms) override {
+        return real_.ReportProgress(id, worker_id, progress, lease_until_ms);
+    }
+    Result<LeaseStatus> ExtendLease(const std::string& id, const std::string& worker_id,
+                                    std::int64_t lease_until_ms) override {
+        return real_.ExtendLease(id, worker_id, lease_until_ms);
+    }
+    Status MarkFailed(const std::string& id, const std::string& worker_id, const JobError& error,
+                      std::int64_t now_ms) override {
+        return real_.MarkFailed(id, worker_id, error, now_ms);
+    }
+    Status MarkCanceled(const std::string& id, const std::string& worker_id, std::int64_t now_ms) override {
+        return real_.MarkCanceled(id, worker_id, now_ms);
+    }
+    Status Release(const std::string& id, const std::string& worker_id) override { return real_.Release(id, worker_id); }
+    Result<Job> RequestCancel(const std::string& id, std::int64_t now_ms) override {
+        return real_.RequestCancel(id, now_ms);
+    }
+    Result<std::vector<std::string>> RecoverExpired(std::int64_t now_ms, bool all_running) override {
+        return real_.RecoverExpired(now_ms, all_running);
+    }
+    Result<std::vector<std::string>> Delete(const std::string& id) override { return real_.Delete(id); }
+    Result<bool> BlobInUse(const std::string& blob_id) const override { return real_.BlobInUse(blob_id); }
+    Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const override {
+        return real_.CountCreatedSince(owner, since_ms);
+    }
+
+private:
+    JobRepository& real_;
+};
 
 class UseCaseTest : public ::testing::Test {
 protected:
@@ -62,6 +122,17 @@ protected:
     std::unique_ptr<SubmitJob> submit_;
     std::unique_ptr<JobRunner> runner_;
     std::atomic<bool> shutdown_{false};
+
+    std::unique_ptr<JobRunner> RunnerOn(JobRepository& jobs, RunnerOptions options) {
+        return std::make_unique<JobRunner>(jobs, blobs_, codec_, events_, backends_, clock_, &metrics_,
+                                           std::move(options));
+    }
+    std::string RetriesCounted() {
+        const std::string text = metrics_.RenderPrometheus();
+        const std::string series = "labhouse_job_final_write_retries_total{backend=\"fake\"} ";
+        const auto at = text.find(series);
+        return at == std::string::npos ? "0" : text.substr(at + series.size(), text.find('\n', at) - at - series.size());
+    }
 };
 
 TEST_F(UseCaseTest, SubmitStoresANormalizedPngAndQueuesTheJob) {
@@ -337,6 +408,71 @@ TEST_F(UseCaseTest, AFailedResultWriteFailsTheJobCleanly) {
     EXPECT_EQ(failed->state, JobState::kFailed);
     EXPECT_EQ(failed->error->code, "RESOURCE_EXHAUSTED");
     EXPECT_TRUE(failed->result_blob.empty());
+}
+
+TEST_F(UseCaseTest, AFinalWriteBlockedPastTheBusyTimeoutIsRetriedNotThrownAway) {
+    // Another process takes SQLite's write lock right after the result is stored and keeps it
+    // longer than the 5 s busy timeout: the first MarkSucceeded gives up, a retry goes through.
+    const Job job = SubmitOk(Request());
+    const std::string db_path = (dir_.path() / "jobs.db").string();
+    sqlite3* other = nullptr;
+    std::thread unlocker;
+    RunnerOptions options{"worker-1", 60'000, {}, "test"};
+    options.after_result_stored = [&] {
+        ASSERT_EQ(sqlite3_open(db_path.c_str(), &other), SQLITE_OK);
+        ASSERT_EQ(sqlite3_exec(other, "BEGIN IMMEDIATE", nullptr, nullptr, nullptr), SQLITE_OK);
+        unlocker = std::thread([&] {
+            std::this_thread::sleep_for(6500ms);
+            sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
+            sqlite3_close(other);
+        });
+    };
+    auto runner = RunnerOn(*repo_, options);
+    auto outcome = runner->RunNext(shutdown_);
+    unlocker.join();
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    EXPECT_EQ(*outcome, RunOutcome::kSucceeded);
+    auto done = repo_->Get(job.id);
+    EXPECT_EQ(done->state, JobState::kSucceeded);
+    EXPECT_EQ(done->attempts, 1) << "the run was not repeated";
+    EXPECT_FALSE(done->result_blob.empty());
+    EXPECT_NE(RetriesCounted(), "0");
+}
+
+TEST_F(UseCaseTest, AFinalWriteThatCommittedButAnsweredUnavailableIsNotRepeated) {
+    const Job job = SubmitOk(Request());
+    FlakyFinishRepository flaky(*repo_);
+    flaky.failures = 1;
+    flaky.commit_anyway = true;
+    auto outcome = RunnerOn(flaky, {"worker-1", 60'000, {}, "test"})->RunNext(shutdown_);
+    ASSERT_TRUE(outcome) << outcome.error().message;
+    EXPECT_EQ(*outcome, RunOutcome::kSucceeded);
+    EXPECT_EQ(flaky.mark_succeeded_calls, 2);
+    auto done = repo_->Get(job.id);
+    EXPECT_EQ(done->state, JobState::kSucceeded);
+    EXPECT_EQ(done->attempts, 1);
+    EXPECT_EQ(RetriesCounted(), "1");
+}
+
+TEST_F(UseCaseTest, AFinalWriteThatNeverGoesThroughLeavesTheJobToItsLease) {
+    const Job job = SubmitOk(Request());
+    FlakyFinishRepository flaky(*repo_);
+    flaky.failures = 1000;
+    RunnerOptions options{"worker-1", 60'000, {}, "test"};
+    options.final_write_retry_ms = 400;
+    auto outcome = RunnerOn(flaky, options)->RunNext(shutdown_);
+    ASSERT_FALSE(outcome);
+    EXPECT_EQ(outcome.error().code, ErrorCode::kUnavailable);
+    EXPECT_GE(flaky.mark_succeeded_calls, 2);
+    EXPECT_LE(flaky.mark_succeeded_calls, 4) << "retries back off";
+    EXPECT_EQ(repo_->Get(job.id)->state, JobState::kRunning);
+    // Nothing is lost: the lease expires, the job is queued again and the next run finishes it.
+    clock_.Advance(120'000);
+    ASSERT_TRUE(repo_->RecoverExpired(clock_.NowMs(), false));
+    EXPECT_EQ(*runner_->RunNext(shutdown_), RunOutcome::kSucceeded);
+    auto done = repo_->Get(job.id);
+    EXPECT_EQ(done->state, JobState::kSucceeded);
+    EXPECT_EQ(done->attempts, 2);
 }
 
 }  // namespace

@@ -105,6 +105,8 @@ int RunServe(const AppConfig& config) {
     imaging::OpenCvImageCodec codec;
     Metrics metrics;
     metrics.Describe("labhouse_job_duration_seconds", "histogram", "Job run time by backend and outcome.");
+    metrics.Describe("labhouse_job_final_write_retries_total", "counter",
+                     "Retries of the write that ends a job while the database was unavailable.");
     BackendRegistry backends;
     RegisterBackends(backends, config, codec);
 

@@ -1,5 +1,6 @@
 #include "labhouse/core/usecases/job_runner.h"
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <mutex>
@@ -149,6 +150,36 @@ Result<TransformOutput> JobRunner::Transform(const Job& job, Transformer& backen
     return backend.Transform(transform_input, reporter);
 }
 
+Status JobRunner::FinishWithRetry(const Job& job, JobState done_state, const std::string& result_blob,
+                                  const std::function<Status()>& write, const std::atomic<bool>& shutdown) {
+    const std::int64_t budget_ms = options_.final_write_retry_ms < 0 ? options_.lease_ms : options_.final_write_retry_ms;
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(budget_ms);
+    auto pause = std::chrono::milliseconds(100);
+    Status status = write();
+    for (int retry = 1; !status && status.error().code == ErrorCode::kUnavailable; ++retry) {
+        // A shutting-down worker tries once more, then leaves the job to its lease's expiry.
+        if ((shutdown.load() && retry > 1) || std::chrono::steady_clock::now() + pause > deadline) break;
+        Log(LogLevel::kWarn, "job_final_write_retry",
+            {{"job_id", job.id}, {"retry", std::to_string(retry)}, {"reason", status.error().message}});
+        if (metrics_ != nullptr) {
+            metrics_->IncrementCounter("labhouse_job_final_write_retries_total", {{"backend", job.params.backend}});
+        }
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(2000));
+        status = write();
+        if (!status && status.error().code == ErrorCode::kFailedPrecondition) {
+            // The attempt that answered kUnavailable may have committed (a PostgreSQL commit in doubt).
+            auto now = jobs_.Get(job.id);
+            if (now && now->state == done_state && now->result_blob == result_blob) return OkStatus();
+        }
+    }
+    if (!status && status.error().code == ErrorCode::kUnavailable) {
+        Log(LogLevel::kError, "job_final_write_gave_up",
+            {{"job_id", job.id}, {"state", std::string(JobStateName(done_state))}, {"reason", status.error().message}});
+    }
+    return status;
+}
+
 Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown) {
     const std::int64_t started_ms = clock_.NowMs();
     const LogFields ids = {{"job_id", job.id}, {"backend", job.params.backend}, {"worker", options_.worker_id}};
@@ -168,9 +199,17 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
         JobError job_error{error.Name(), error.message};
         Log(LogLevel::kWarn, "job_failed",
             {{"job_id", job.id}, {"code", job_error.code}, {"message", job_error.message}});
-        LABHOUSE_RETURN_IF_ERROR(jobs_.MarkFailed(job.id, options_.worker_id, job_error, clock_.NowMs()));
+        LABHOUSE_RETURN_IF_ERROR(FinishWithRetry(
+            job, JobState::kFailed, "",
+            [&] { return jobs_.MarkFailed(job.id, options_.worker_id, job_error, clock_.NowMs()); }, shutdown));
         events_.Publish({job.id, JobState::kFailed, job.progress, job_error});
         return finish(RunOutcome::kFailed, "failed");
+    };
+
+    auto mark_canceled = [&] {
+        return FinishWithRetry(
+            job, JobState::kCanceled, "", [&] { return jobs_.MarkCanceled(job.id, options_.worker_id, clock_.NowMs()); },
+            shutdown);
     };
 
     Transformer* backend = backends_.Find(job.params.backend);
@@ -198,13 +237,14 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     }
     if (!output && output.error().code == ErrorCode::kCancelled) {
         if (user_canceled) {
-            LABHOUSE_RETURN_IF_ERROR(jobs_.MarkCanceled(job.id, options_.worker_id, clock_.NowMs()));
+            LABHOUSE_RETURN_IF_ERROR(mark_canceled());
             Log(LogLevel::kInfo, "job_canceled", ids);
             events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
             return finish(RunOutcome::kCanceled, "canceled");
         }
         if (shutdown.load()) {
-            LABHOUSE_RETURN_IF_ERROR(jobs_.Release(job.id, options_.worker_id));
+            LABHOUSE_RETURN_IF_ERROR(FinishWithRetry(
+                job, JobState::kQueued, "", [&] { return jobs_.Release(job.id, options_.worker_id); }, shutdown));
             Log(LogLevel::kInfo, "job_released", ids);
             events_.Publish({job.id, JobState::kQueued, JobProgress{"queued", 0, 0, 0}, std::nullopt});
             return finish(RunOutcome::kReleased, "released");
@@ -215,7 +255,7 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     // before the result is stored, rather than report a job the user canceled as succeeded.
     if (auto lease = jobs_.ExtendLease(job.id, options_.worker_id, clock_.NowMs() + options_.lease_ms);
         lease && lease->cancel_requested) {
-        LABHOUSE_RETURN_IF_ERROR(jobs_.MarkCanceled(job.id, options_.worker_id, clock_.NowMs()));
+        LABHOUSE_RETURN_IF_ERROR(mark_canceled());
         Log(LogLevel::kInfo, "job_canceled", ids);
         events_.Publish({job.id, JobState::kCanceled, job.progress, std::nullopt});
         return finish(RunOutcome::kCanceled, "canceled");
@@ -238,7 +278,9 @@ Result<RunOutcome> JobRunner::Execute(Job job, const std::atomic<bool>& shutdown
     // A full disk or a storage outage fails the job cleanly: no result row points at a partial file.
     if (!blob) return fail(blob.error());
     if (options_.after_result_stored) options_.after_result_stored();
-    LABHOUSE_RETURN_IF_ERROR(jobs_.MarkSucceeded(job.id, options_.worker_id, *blob, meta, clock_.NowMs()));
+    LABHOUSE_RETURN_IF_ERROR(FinishWithRetry(
+        job, JobState::kSucceeded, *blob,
+        [&] { return jobs_.MarkSucceeded(job.id, options_.worker_id, *blob, meta, clock_.NowMs()); }, shutdown));
     Log(LogLevel::kInfo, "job_succeeded",
         {{"job_id", job.id}, {"backend", job.params.backend}, {"duration_ms", meta["duration_ms"]}});
     JobProgress done{"done", job.progress.total, job.progress.total, 0};

@@ -28,6 +28,11 @@ struct RunnerOptions {
     // Test-only fault hook: runs after the result blob is stored and before the job is marked
     // succeeded (the e2e fault test kills the process there). Empty in production.
     std::function<void()> after_result_stored;
+    // How long the write that ends a job keeps being retried while the database answers
+    // kUnavailable (SQLite locked by another process past its busy timeout, PostgreSQL failover).
+    // Giving up loses nothing (the lease expires and the job runs again) but wastes the run, so
+    // the default outlasts the lease. Negative: the lease's length.
+    std::int64_t final_write_retry_ms = -1;
 };
 
 // Why a run ended, for logs and tests.
@@ -47,6 +52,12 @@ public:
 private:
     Result<RunOutcome> Execute(Job job, const std::atomic<bool>& shutdown);
     Result<TransformOutput> Transform(const Job& job, Transformer& backend, ProgressReporter& reporter);
+    // Runs `write` (one of the repository's Mark*/Release calls for `job`) until it is not
+    // kUnavailable or the retry time is spent (one retry only once `shutdown` is set). A retry refused with
+    // kFailedPrecondition after an answer in doubt counts as done when the job already is in
+    // `done_state` (with `result_blob` for a success): the earlier attempt committed.
+    Status FinishWithRetry(const Job& job, JobState done_state, const std::string& result_blob,
+                           const std::function<Status()>& write, const std::atomic<bool>& shutdown);
 
     JobRepository& jobs_;
     BlobStore& blobs_;
