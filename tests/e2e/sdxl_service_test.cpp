@@ -334,6 +334,33 @@ TEST_F(SdxlServiceTest, A1111Txt2ImgAnswersImagesParametersAndInfo) {
     EXPECT_EQ(Json(client_->Get("/api/v1/jobs"))["jobs"].size(), 1u);
 }
 
+// A1111 clients write emphasis; it reaches the engine (the record says so), and weights past the
+// limit are refused before a job exists, in both APIs.
+TEST_F(SdxlServiceTest, PromptEmphasisIsHonouredAndAbsurdWeightsAreRefused) {
+    const nlohmann::json request = {{"prompt", "a (lighthouse:1.3), [fog]"}, {"width", 64}, {"height", 64},
+                                    {"steps", 1}, {"seed", 3}};
+    auto res = client_->Post("/sdapi/v1/txt2img", request.dump(), "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    auto info = nlohmann::json::parse(Json(res)["info"].get<std::string>());
+    EXPECT_EQ(info["meta"]["prompt_emphasis"], "a1111-original") << info.dump();
+
+    nlohmann::json absurd = request;
+    absurd["prompt"] = "a (lighthouse:1000)";
+    auto refused = client_->Post("/sdapi/v1/txt2img", absurd.dump(), "application/json");
+    ASSERT_TRUE(refused);
+    EXPECT_GE(refused->status, 400) << refused->body;
+    EXPECT_LT(refused->status, 500) << refused->body;
+    EXPECT_NE(refused->body.find("emphasis"), std::string::npos) << refused->body;
+    auto native = client_->Post("/api/v1/jobs", Form(PngBytes(64, 64), {{"backend", "sdxl"},
+                                                                     {"prompt", "x"},
+                                                                     {"negative_prompt", std::string(800, '(') + "x"}}));
+    ASSERT_TRUE(native);
+    EXPECT_EQ(native->status, 400) << native->body;
+    EXPECT_NE(native->body.find("emphasis"), std::string::npos) << native->body;
+    EXPECT_EQ(Json(client_->Get("/api/v1/jobs"))["jobs"].size(), 1u) << "only the first request made a job";
+}
+
 // LABHOUSE_SDXL_VAE_TILE (--sdxl-vae-tile) is checked with the rest of the configuration: a bad
 // value stops the service at start with the rule in the message, before any model is loaded.
 TEST(SdxlConfigTest, BadVaeTileOrPreviewCadenceIsRefusedAtStart) {

@@ -173,6 +173,46 @@ TEST_F(PipelineTest, LongPromptsAreEncodedInChunks) {
     EXPECT_EQ(short_prompt->meta.at("prompt_chunks"), "1");
 }
 
+// A1111 emphasis: a weight of 1 is the plain prompt exactly, a weight changes the result (and the
+// record says emphasis was used), brackets are not read as text, BREAK adds a chunk.
+TEST_F(PipelineTest, EmphasisWeightsTheirTokens) {
+    const Image input = TestImage(64, 64);
+    SdxlRequest request = Img2Img(&input);
+    request.prompt = "a photo of a cat, snow";
+    auto plain = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(plain.has_value()) << plain.error().message;
+    EXPECT_EQ(plain->meta.count("prompt_emphasis"), 0u);
+    request.prompt = "a photo of a (cat:1.0), snow";
+    auto unit = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(unit.has_value());
+    EXPECT_EQ(unit->latent, plain->latent) << "weight 1 and brackets that only group change nothing";
+    request.prompt = "a photo of a (cat:1.6), snow";
+    auto strong = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(strong.has_value());
+    EXPECT_NE(strong->latent, plain->latent);
+    EXPECT_EQ(strong->meta.at("prompt_emphasis"), "a1111-original");
+    request.prompt = "a photo of a [cat], snow";
+    auto weak = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(weak.has_value());
+    EXPECT_NE(weak->latent, plain->latent);
+    EXPECT_NE(weak->latent, strong->latent);
+    // The negative prompt is weighted too, with CFG.
+    request.prompt = "a photo of a cat, snow";
+    request.guidance = 4.0;
+    request.negative_prompt = "blurry";
+    auto negative = pipeline_->Generate(request, {}, nullptr);
+    request.negative_prompt = "(blurry:1.5)";
+    auto weighted_negative = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(negative.has_value() && weighted_negative.has_value());
+    EXPECT_NE(negative->latent, weighted_negative->latent);
+    // BREAK: a second chunk.
+    request.negative_prompt.clear();
+    request.prompt = "a photo of a cat BREAK snow";
+    auto broken = pipeline_->Generate(request, {}, nullptr);
+    ASSERT_TRUE(broken.has_value());
+    EXPECT_EQ(broken->meta.at("prompt_chunks"), "2");
+}
+
 TEST_F(PipelineTest, CancelBetweenSteps) {
     const Image input = TestImage(64, 64);
     SdxlRequest request = Img2Img(&input);

@@ -115,16 +115,17 @@ TEST_F(TokenizerTest, LongPromptsSplitIntoChunksOf75) {
     bool truncated = true;
     const auto chunks = tok_->SplitIntoChunks(prompt, 8, &truncated);
     ASSERT_EQ(chunks.size(), 2u);
-    EXPECT_EQ(chunks[0], std::vector<int>(75, 513));
-    EXPECT_EQ(chunks[1], std::vector<int>(25, 513));
+    EXPECT_EQ(chunks[0].tokens, std::vector<int>(75, 513));
+    EXPECT_EQ(chunks[1].tokens, std::vector<int>(25, 513));
+    EXPECT_EQ(chunks[1].weights, std::vector<float>(25, 1.f));
     EXPECT_FALSE(truncated);
-    const auto laid_out = tok_->LayOutChunk(chunks[1], 0);
+    const auto laid_out = tok_->LayOutChunk(chunks[1].tokens, 0);
     ASSERT_EQ(laid_out.size(), 77u);
     EXPECT_EQ(laid_out[0], 518);
     EXPECT_EQ(laid_out[25], 513);
     EXPECT_EQ(laid_out[26], 519);
     EXPECT_EQ(laid_out[27], 0);
-    EXPECT_EQ(tok_->LayOutChunk(chunks[0], 0), tok_->EncodeForEncoder(prompt, 0));  // the first chunk as before
+    EXPECT_EQ(tok_->LayOutChunk(chunks[0].tokens, 0), tok_->EncodeForEncoder(prompt, 0));  // the first chunk as before
 
     // Exactly 75 tokens: one chunk; "" one empty chunk.
     std::string exact;
@@ -132,7 +133,7 @@ TEST_F(TokenizerTest, LongPromptsSplitIntoChunksOf75) {
     EXPECT_EQ(tok_->SplitIntoChunks(exact, 8).size(), 1u);
     const auto empty = tok_->SplitIntoChunks("", 8, &truncated);
     ASSERT_EQ(empty.size(), 1u);
-    EXPECT_TRUE(empty[0].empty());
+    EXPECT_TRUE(empty[0].tokens.empty());
     EXPECT_FALSE(truncated);
 
     // More than max_chunks: the tail is dropped and reported.
@@ -153,9 +154,9 @@ TEST_F(TokenizerTest, AFullChunkEndsAtARecentComma) {
     for (int i = 0; i < 10; ++i) prompt += "cat ";
     const auto chunks = tok_->SplitIntoChunks(prompt, 8);
     ASSERT_EQ(chunks.size(), 2u);
-    ASSERT_EQ(chunks[0].size(), 71u);
-    EXPECT_EQ(chunks[0].back(), comma);
-    EXPECT_EQ(chunks[1], std::vector<int>(10, 513));
+    ASSERT_EQ(chunks[0].tokens.size(), 71u);
+    EXPECT_EQ(chunks[0].tokens.back(), comma);
+    EXPECT_EQ(chunks[1].tokens, std::vector<int>(10, 513));
     // A comma further back than 20 tokens does not move anything.
     std::string far;
     for (int i = 0; i < 10; ++i) far += "cat ";
@@ -163,8 +164,46 @@ TEST_F(TokenizerTest, AFullChunkEndsAtARecentComma) {
     for (int i = 0; i < 80; ++i) far += "cat ";
     const auto kept = tok_->SplitIntoChunks(far, 8);
     ASSERT_EQ(kept.size(), 2u);
-    EXPECT_EQ(kept[0].size(), 75u);
-    EXPECT_EQ(kept[1].size(), 16u);
+    EXPECT_EQ(kept[0].tokens.size(), 75u);
+    EXPECT_EQ(kept[1].tokens.size(), 16u);
+    // A comma arriving when the chunk is full starts the next chunk; it moves nothing (A1111).
+    std::string comma_last;
+    for (int i = 0; i < 70; ++i) comma_last += "cat ";
+    comma_last += ", cat cat cat cat , cat";
+    const auto at_comma = tok_->SplitIntoChunks(comma_last, 8);
+    ASSERT_EQ(at_comma.size(), 2u);
+    EXPECT_EQ(at_comma[0].tokens.size(), 75u);
+    EXPECT_EQ(at_comma[1].tokens, (std::vector<int>{comma, 513}));
+}
+
+TEST_F(TokenizerTest, EmphasisWeighsTheTokensOfEachFragment) {
+    // "(cat:1.5) [photo] cat": 1.5 for the first cat, 1/1.1 for photo, 1 for the last cat.
+    const auto chunks = tok_->SplitIntoChunks("(cat:1.5) [photo] cat", 8);
+    ASSERT_EQ(chunks.size(), 1u);
+    EXPECT_EQ(chunks[0].tokens, (std::vector<int>{513, 517, 513}));
+    ASSERT_EQ(chunks[0].weights.size(), 3u);
+    EXPECT_FLOAT_EQ(chunks[0].weights[0], 1.5f);
+    EXPECT_FLOAT_EQ(chunks[0].weights[1], static_cast<float>(1 / 1.1));
+    EXPECT_FLOAT_EQ(chunks[0].weights[2], 1.f);
+    // Brackets are not tokens: the weighted prompt has the plain prompt's ids.
+    EXPECT_EQ(chunks[0].tokens, tok_->SplitIntoChunks("cat photo cat", 8)[0].tokens);
+    // Escaped brackets are text.
+    const auto literal = tok_->SplitIntoChunks("\\(cat\\)", 8);
+    EXPECT_EQ(literal[0].tokens, tok_->Encode("(cat)"));
+    EXPECT_EQ(literal[0].weights, std::vector<float>(literal[0].tokens.size(), 1.f));
+}
+
+TEST_F(TokenizerTest, BreakEndsAChunk) {
+    const auto chunks = tok_->SplitIntoChunks("cat BREAK photo, cat", 8);
+    ASSERT_EQ(chunks.size(), 2u);
+    EXPECT_EQ(chunks[0].tokens, (std::vector<int>{513}));
+    EXPECT_EQ(chunks[1].tokens, tok_->Encode("photo, cat"));
+    // A leading BREAK leaves an empty first chunk, a trailing one adds nothing (A1111).
+    EXPECT_EQ(tok_->SplitIntoChunks("BREAK cat", 8).size(), 2u);
+    EXPECT_TRUE(tok_->SplitIntoChunks("BREAK cat", 8)[0].tokens.empty());
+    EXPECT_EQ(tok_->SplitIntoChunks("cat BREAK", 8).size(), 1u);
+    // Only the upper-case word on its own.
+    EXPECT_EQ(tok_->SplitIntoChunks("cat break catBREAK", 8).size(), 1u);
 }
 
 TEST_F(TokenizerTest, GzipBpeFileGivesTheSameIds) {

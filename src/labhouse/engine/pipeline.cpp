@@ -42,6 +42,18 @@ namespace {
 constexpr std::size_t kMaxPromptChunks = 8;
 
 using Clock = std::chrono::steady_clock;
+
+// A1111's "Original" emphasis: each token's hidden state times its weight, then the whole prompt's
+// context rescaled so its mean is what it was unweighted (per row: A1111 encodes the prompt and
+// the negative prompt in separate calls). A mean that weighting brings to zero is left unscaled.
+at::Tensor EmphasizeTokens(const at::Tensor& hidden, const at::Tensor& multipliers) {
+    at::Tensor z = hidden.to(at::kFloat);
+    const at::Tensor original_mean = z.mean({1, 2}, /*keepdim=*/true);
+    z = z * multipliers.to(z.device());
+    const at::Tensor new_mean = z.mean({1, 2}, /*keepdim=*/true);
+    const at::Tensor scale = at::where(new_mean.abs() > 1e-12, original_mean / new_mean, at::ones_like(new_mean));
+    return (z * scale).to(hidden.scalar_type());
+}
 double Seconds(Clock::time_point since) {
     return std::chrono::duration<double>(Clock::now() - since).count();
 }
@@ -272,10 +284,14 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         // Long prompts in chunks of 75 tokens, each encoded on its own and the contexts joined
         // along the tokens (A1111; ComfyUI likewise); the pooled vector is the first chunk's. A
         // batch's shorter prompts get empty chunks, as in A1111, so that all have one length.
+        // Emphasis weights scale each token's hidden state, then each prompt's context is scaled
+        // back to its unweighted mean (A1111's "Original" emphasis), per encoder and chunk; the
+        // pooled vector is not weighted.
         bool prompt_truncated = false;
+        bool prompt_weighted = false;
         std::size_t prompt_chunks = 1;
         auto encode = [&](const std::vector<std::string>& texts) {
-            std::vector<std::vector<std::vector<int>>> chunks;
+            std::vector<std::vector<PromptChunk>> chunks;
             for (const auto& text : texts) {
                 bool cut = false;
                 chunks.push_back(m.tokenizer->SplitIntoChunks(text, kMaxPromptChunks, &cut));
@@ -288,16 +304,29 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
             at::Tensor pooled;
             for (std::size_t c = 0; c < prompt_chunks; ++c) {
                 std::vector<int64_t> ids_l, ids_g;
+                std::vector<float> weights;  // 1 for BOS, EOS and padding
+                bool weighted = false;
                 for (const auto& text_chunks : chunks) {
-                    const std::vector<int> tokens = c < text_chunks.size() ? text_chunks[c] : std::vector<int>();
-                    for (int id : m.tokenizer->LayOutChunk(tokens, m.tokenizer->eos_id()))
-                        ids_l.push_back(id);                                                    // CLIP-L pads with EOS
-                    for (int id : m.tokenizer->LayOutChunk(tokens, 0)) ids_g.push_back(id);  // bigG pads with 0
+                    const PromptChunk chunk = c < text_chunks.size() ? text_chunks[c] : PromptChunk();
+                    for (int id : m.tokenizer->LayOutChunk(chunk.tokens, m.tokenizer->eos_id()))
+                        ids_l.push_back(id);                                                          // CLIP-L pads with EOS
+                    for (int id : m.tokenizer->LayOutChunk(chunk.tokens, 0)) ids_g.push_back(id);  // bigG pads with 0
+                    weights.push_back(1.f);
+                    weights.insert(weights.end(), chunk.weights.begin(), chunk.weights.end());
+                    weights.resize(weights.size() + kClipContextLength - 1 - chunk.weights.size(), 1.f);
+                    for (float weight : chunk.weights) weighted = weighted || weight != 1.f;
                 }
                 at::Tensor tl = at::from_blob(ids_l.data(), {b, kClipContextLength}, long_opts).clone();
                 at::Tensor tg = at::from_blob(ids_g.data(), {b, kClipContextLength}, long_opts).clone();
                 TextEncoderOutput l = RunClipText(w, m.config.clip_l, tl);
                 TextEncoderOutput g = RunClipText(w, m.config.clip_g, tg);
+                if (weighted) {
+                    at::Tensor multipliers =
+                        at::from_blob(weights.data(), {b, kClipContextLength, 1}, at::TensorOptions().dtype(at::kFloat));
+                    l.hidden = EmphasizeTokens(l.hidden, multipliers);
+                    g.hidden = EmphasizeTokens(g.hidden, multipliers);
+                    prompt_weighted = true;
+                }
                 hidden.push_back(at::cat({l.hidden, g.hidden}, -1));
                 if (c == 0) pooled = g.pooled;
             }
@@ -331,6 +360,7 @@ Result<SdxlGenerationResult> SdxlPipeline::Generate(const SdxlRequest& request, 
         result.meta["seconds_text_encoders"] = Fmt(t_text);
         result.meta["prompt_chunks"] = std::to_string(prompt_chunks);
         if (prompt_truncated) result.meta["prompt_truncated"] = "true";
+        if (prompt_weighted) result.meta["prompt_emphasis"] = "a1111-original";
         report("text_encoders", 1, 1, t_text);
         if (cancelled()) return Cancelled("generation cancelled after the text encoders");
 

@@ -21,7 +21,8 @@
 namespace labhouse::engine {
 
 // 0.2: prompts over 75 tokens are encoded in chunks (0.1 truncated them).
-inline constexpr const char* kEngineVersion = "labhouse-sdxl-0.2";
+// 0.3: A1111 emphasis syntax, `(words:1.2)`, `[words]`, BREAK (0.2 read brackets as text).
+inline constexpr const char* kEngineVersion = "labhouse-sdxl-0.3";
 inline constexpr const char* kTinyModelFileName = "tiny-sdxl.safetensors";
 
 enum class WeightMode {

@@ -17,6 +17,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "labhouse/engine/prompt_emphasis.h"
+
 namespace labhouse::engine {
 namespace {
 
@@ -423,25 +425,43 @@ std::vector<int> ClipTokenizer::LayOutChunk(const std::vector<int>& tokens, int 
     return ids;
 }
 
-std::vector<std::vector<int>> ClipTokenizer::SplitIntoChunks(const std::string& text, std::size_t max_chunks,
-                                                             bool* truncated) const {
+std::vector<PromptChunk> ClipTokenizer::SplitIntoChunks(const std::string& prompt, std::size_t max_chunks,
+                                                        bool* truncated) const {
     constexpr std::size_t kCommaBacktrack = 20;  // A1111's comma_padding_backtrack default
-    std::vector<std::vector<int>> chunks(1);
+    std::vector<PromptChunk> chunks;
+    PromptChunk current;
     std::optional<std::size_t> last_comma;  // its index in the current chunk
-    for (int token : Encode(text)) {
-        if (chunks.back().size() == kClipChunkTokens) {
-            std::vector<int> moved;
-            std::vector<int>& full = chunks.back();
-            if (last_comma && kClipChunkTokens - *last_comma <= kCommaBacktrack) {
-                moved.assign(full.begin() + static_cast<std::ptrdiff_t>(*last_comma + 1), full.end());
-                full.resize(*last_comma + 1);
-            }
-            chunks.push_back(std::move(moved));
-            last_comma.reset();
+    auto next_chunk = [&] {
+        chunks.push_back(std::move(current));
+        current = PromptChunk();
+        last_comma.reset();
+    };
+    for (const PromptFragment& fragment : ParsePromptEmphasis(prompt)) {
+        if (fragment.is_break) {
+            next_chunk();
+            continue;
         }
-        if (token == comma_id_) last_comma = chunks.back().size();
-        chunks.back().push_back(token);
+        const auto weight = static_cast<float>(fragment.weight);
+        // Each fragment is tokenized on its own, as A1111 does: "a(b)" is two words.
+        for (int token : Encode(fragment.text)) {
+            if (token == comma_id_) {
+                last_comma = current.tokens.size();
+            } else if (current.tokens.size() == kClipChunkTokens && last_comma &&
+                       kClipChunkTokens - *last_comma <= kCommaBacktrack) {
+                const auto keep = static_cast<std::ptrdiff_t>(*last_comma + 1);
+                PromptChunk moved{{current.tokens.begin() + keep, current.tokens.end()},
+                                  {current.weights.begin() + keep, current.weights.end()}};
+                current.tokens.resize(*last_comma + 1);
+                current.weights.resize(*last_comma + 1);
+                next_chunk();
+                current = std::move(moved);
+            }
+            if (current.tokens.size() == kClipChunkTokens) next_chunk();
+            current.tokens.push_back(token);
+            current.weights.push_back(weight);
+        }
     }
+    if (!current.tokens.empty() || chunks.empty()) next_chunk();
     const bool cut = chunks.size() > std::max<std::size_t>(max_chunks, 1);
     if (cut) chunks.resize(std::max<std::size_t>(max_chunks, 1));
     if (truncated != nullptr) *truncated = cut;

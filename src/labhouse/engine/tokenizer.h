@@ -16,6 +16,12 @@ inline constexpr int kClipContextLength = 77;
 // Tokens of one prompt chunk between its BOS and EOS.
 inline constexpr int kClipChunkTokens = kClipContextLength - 2;
 
+// Up to 75 tokens of a prompt and each one's emphasis weight (1 = none).
+struct PromptChunk {
+    std::vector<int> tokens;
+    std::vector<float> weights;
+};
+
 class ClipTokenizer {
 public:
     // `dir` holds vocab.json + merges.txt (Hugging Face layout) or bpe_simple_vocab_16e6.txt.gz (OpenAI/open_clip).
@@ -30,13 +36,14 @@ public:
     std::vector<int> Encode(const std::string& text) const;
     // [BOS] + up to 75 tokens + [EOS], then `pad_id` up to 77 (CLIP-L pads with EOS, bigG with 0: section 3.3).
     std::vector<int> EncodeForEncoder(const std::string& text, int pad_id) const;
-    // Long prompts as AUTOMATIC1111 encodes them: the tokens in chunks of at most 75 (no BOS/EOS),
-    // each to be laid out by LayOutChunk and encoded on its own. A chunk that fills up ends after
-    // the last comma among its last 20 tokens instead, moving the phrase after it to the next
-    // chunk. At least one chunk ("" gives one empty chunk), at most `max_chunks`: the rest is
-    // dropped and `*truncated` (if given) set.
-    std::vector<std::vector<int>> SplitIntoChunks(const std::string& text, std::size_t max_chunks,
-                                                  bool* truncated = nullptr) const;
+    // Long prompts as AUTOMATIC1111 encodes them: the prompt's emphasis parsed
+    // (ParsePromptEmphasis), then its tokens in chunks of at most 75 (no BOS/EOS), each with its
+    // tokens' weights, to be laid out by LayOutChunk and encoded on its own. A chunk that fills up
+    // ends after the last comma among its last 20 tokens instead, moving the phrase after it to
+    // the next chunk; BREAK ends a chunk. At least one chunk ("" gives one empty chunk), at most
+    // `max_chunks`: the rest is dropped and `*truncated` (if given) set.
+    std::vector<PromptChunk> SplitIntoChunks(const std::string& prompt, std::size_t max_chunks,
+                                             bool* truncated = nullptr) const;
     // [BOS] + tokens (at most 75) + [EOS], then `pad_id` up to 77.
     std::vector<int> LayOutChunk(const std::vector<int>& tokens, int pad_id) const;
 

@@ -10,6 +10,7 @@
 
 #include "labhouse/core/base/log.h"
 #include "labhouse/core/base/sha256.h"
+#include "labhouse/engine/prompt_emphasis.h"
 #include "labhouse/engine/sdxl_pipeline.h"
 #include "labhouse/imaging/opencv_image_codec.h"
 
@@ -178,6 +179,17 @@ BackendStatus SdxlTransformer::Status() const {
 }
 
 labhouse::Status SdxlTransformer::Validate(const JobParams& params, const Style*) const {
+    // Emphasis weights past this say nothing more (the context is rescaled to its mean) and deep
+    // nesting overflows to infinity: refused here rather than failing the job later.
+    constexpr double kMaxEmphasisWeight = 100;
+    for (const std::string* prompt : {&params.prompt, &params.negative_prompt}) {
+        for (const auto& fragment : engine::ParsePromptEmphasis(*prompt)) {
+            if (!std::isfinite(fragment.weight) || std::abs(fragment.weight) > kMaxEmphasisWeight) {
+                return InvalidArgument("prompt emphasis weights must be between -100 and 100 (brackets nest and "
+                                       "multiply by 1.1); write \\( and \\) for literal brackets");
+            }
+        }
+    }
     if (!params.sampler.empty() && std::find(kSamplers.begin(), kSamplers.end(), params.sampler) == kSamplers.end()) {
         return InvalidArgument("sdxl sampler must be one of euler, euler_a, dpmpp_2m");
     }
