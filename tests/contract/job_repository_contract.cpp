@@ -1,5 +1,7 @@
 #include "tests/contract/job_repository_contract.h"
 
+#include <atomic>
+#include <cstdint>
 #include <set>
 #include <thread>
 
@@ -394,6 +396,63 @@ TEST_P(JobRepositoryContract, RecordWebhookDeliveryKeepsTheOtherMeta) {
     ASSERT_TRUE(repo_->RecordWebhookDelivery(job.id, "second"));
     EXPECT_EQ(repo_->Get(job.id)->result_meta.at("webhook"), "second");
     EXPECT_EQ(repo_->RecordWebhookDelivery(NewJobId(), "x").error().code, ErrorCode::kNotFound);
+}
+
+// Webhook deliveries: due once a job with a webhook_url has ended, claimed by one node at a time,
+// taken over when the claim runs out, settled by the record.
+TEST_P(JobRepositoryContract, WebhookDeliveriesAreClaimedOnceAndSettledByTheRecord) {
+    Job hooked = NewJob("classic", kNow);
+    hooked.params.options["webhook_url"] = "https://hooks.example.com/labhouse";
+    const Job job = CreateOk(*repo_, hooked);
+    const Job plain = CreateOk(*repo_, NewJob("classic", kNow + 1));
+    Job queued_hooked = NewJob("classic", kNow + 2);
+    queued_hooked.params.options["webhook_url"] = "https://hooks.example.com/other";
+    const Job canceled = CreateOk(*repo_, queued_hooked);
+    EXPECT_TRUE(repo_->DueWebhookDeliveries(kNow, 10)->empty()) << "nothing has ended";
+    EXPECT_FALSE(*repo_->ClaimWebhookDelivery(job.id, kNow, kNow + 1000)) << "the job is queued";
+
+    ClaimOk(*repo_, "w1");
+    ASSERT_TRUE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {}, kNow + 10));
+    ClaimOk(*repo_, "w2");
+    ASSERT_TRUE(repo_->MarkFailed(plain.id, "w2", {"INTERNAL", "boom"}, kNow + 11));
+    ASSERT_TRUE(repo_->RequestCancel(canceled.id, kNow + 12));
+    EXPECT_EQ(*repo_->DueWebhookDeliveries(kNow, 10), (std::vector<std::string>{job.id, canceled.id}));
+    EXPECT_EQ(*repo_->DueWebhookDeliveries(kNow, 1), (std::vector<std::string>{job.id}));
+
+    EXPECT_TRUE(*repo_->ClaimWebhookDelivery(job.id, kNow, kNow + 1000));
+    EXPECT_FALSE(*repo_->ClaimWebhookDelivery(job.id, kNow + 500, kNow + 1500)) << "another node holds it";
+    EXPECT_EQ(*repo_->DueWebhookDeliveries(kNow + 500, 10), (std::vector<std::string>{canceled.id}));
+    // The claim ran out (its node died): due again, and another node takes it.
+    EXPECT_EQ(repo_->DueWebhookDeliveries(kNow + 1000, 10)->front(), job.id);
+    EXPECT_TRUE(*repo_->ClaimWebhookDelivery(job.id, kNow + 1000, kNow + 2000));
+    EXPECT_FALSE(*repo_->ClaimWebhookDelivery(plain.id, kNow, kNow + 1000)) << "no webhook_url";
+    EXPECT_FALSE(*repo_->ClaimWebhookDelivery(NewJobId(), kNow, kNow + 1000));
+
+    ASSERT_TRUE(repo_->RecordWebhookDelivery(job.id, R"({"outcome":"delivered"})"));
+    EXPECT_FALSE(*repo_->ClaimWebhookDelivery(job.id, INT64_MAX, INT64_MAX)) << "settled";
+    EXPECT_EQ(*repo_->DueWebhookDeliveries(INT64_MAX, 10), (std::vector<std::string>{canceled.id}));
+}
+
+TEST_P(JobRepositoryContract, ConcurrentNodesClaimAWebhookDeliveryExactlyOnce) {
+    Job hooked = NewJob();
+    hooked.params.options["webhook_url"] = "https://hooks.example.com/labhouse";
+    const Job job = CreateOk(*repo_, hooked);
+    ClaimOk(*repo_, "w1");
+    ASSERT_TRUE(repo_->MarkSucceeded(job.id, "w1", kBlobB, {}, kNow + 10));
+    std::atomic<int> won{0};
+    std::vector<std::thread> nodes;
+    for (int n = 0; n < 8; ++n) {
+        nodes.emplace_back([&] {
+            while (true) {
+                auto claimed = repo_->ClaimWebhookDelivery(job.id, kNow + 20, kNow + 60000);
+                if (!claimed) continue;  // busy: try again
+                if (*claimed) ++won;
+                return;
+            }
+        });
+    }
+    for (auto& t : nodes) t.join();
+    EXPECT_EQ(won.load(), 1);
 }
 
 }  // namespace

@@ -1,10 +1,12 @@
 // Webhooks end to end: the real server POSTs signed job events to a tiny receiver on loopback.
-// The signature is checked with the recipe in docs/api.md, a 500 is retried, and a slow receiver
-// does not hold up another job's delivery.
+// The signature is checked with the recipe in docs/api.md, a 500 is retried, a slow receiver
+// does not hold up another job's delivery, and a delivery cut short by a killed server is sent
+// after the restart.
 #include <gtest/gtest.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include <condition_variable>
 #include <mutex>
 #include <thread>
 
@@ -47,7 +49,7 @@ struct Received {
 class Receiver {
 public:
     Receiver() {
-        server_.Post(R"(/(ok|flaky|slow))", [this](const httplib::Request& req, httplib::Response& res) {
+        server_.Post(R"(/(ok|flaky|slow|hang))", [this](const httplib::Request& req, httplib::Response& res) {
             const std::string path = req.matches[1];
             int calls = 0;
             {
@@ -57,14 +59,26 @@ public:
                 calls = ++calls_[path];
             }
             if (path == "slow") std::this_thread::sleep_for(6s);
+            if (path == "hang" && calls == 1) {  // holds the first call until released
+                std::unique_lock lock(mutex_);
+                released_.wait_for(lock, 30s, [this] { return release_; });
+            }
             res.status = path == "flaky" && calls == 1 ? 500 : 200;
         });
         port_ = server_.bind_to_any_port("127.0.0.1");
         thread_ = std::thread([this] { server_.listen_after_bind(); });
     }
     ~Receiver() {
+        Release();
         server_.stop();
         thread_.join();
+    }
+    void Release() {
+        {
+            std::lock_guard lock(mutex_);
+            release_ = true;
+        }
+        released_.notify_all();
     }
     std::string Url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port_) + "/" + path; }
     std::vector<Received> WaitFor(const std::string& path, std::size_t count, std::chrono::seconds timeout = 20s) {
@@ -90,6 +104,8 @@ private:
     std::mutex mutex_;
     std::vector<Received> received_;
     std::map<std::string, int> calls_;
+    std::condition_variable released_;
+    bool release_ = false;
 };
 
 class WebhookProcessTest : public ::testing::Test {
@@ -172,6 +188,25 @@ TEST_F(WebhookProcessTest, ASlowReceiverDoesNotDelayOtherJobs) {
     auto received = receiver_.WaitFor("ok", 1, 10s);
     ASSERT_EQ(received.size(), 1u);
     EXPECT_LT(received[0].at - start, 5s);
+}
+
+// The delivery is kept in the database until its outcome is recorded: a server killed in the
+// middle of an attempt sends it again after its restart (at least once; receivers dedupe on
+// X-Labhouse-Delivery).
+TEST_F(WebhookProcessTest, ADeliveryCutShortByAKilledServerIsSentAfterTheRestart) {
+    StartServer();
+    const std::string id = SubmitOk(receiver_.Url("hang"));
+    ASSERT_EQ(receiver_.WaitFor("hang", 1).size(), 1u);  // the server is inside its first attempt
+    server_->Kill();
+    StartServer();  // embedded mode: the restart takes over the dead process's claim at once
+    auto received = receiver_.WaitFor("hang", 2);
+    ASSERT_EQ(received.size(), 2u) << server_->Log();
+    EXPECT_EQ(nlohmann::json::parse(received[1].body)["job"]["id"], id);
+    EXPECT_EQ(received[1].body, received[0].body);
+    auto record = WebhookRecord(id);
+    ASSERT_TRUE(record.is_object());
+    EXPECT_EQ(record["outcome"], "delivered");
+    receiver_.Release();
 }
 
 TEST_F(WebhookProcessTest, BadPrivateOrDisabledUrlsAreRefusedAtSubmit) {

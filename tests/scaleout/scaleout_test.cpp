@@ -392,5 +392,55 @@ TEST(ScaleOutConfig, AnUnreachableDatabaseFailsFastWithoutLeakingItsPassword) {
     EXPECT_EQ(output.find("hunter2"), std::string::npos) << output;
 }
 
+// Every API node hears every job end (Redis events); the database claim lets one of them send the
+// webhook. Before the claim, each job's webhook went out once per API node.
+TEST(ScaleOutWebhooks, EachJobsWebhookIsSentOnceWhicheverNodesHearItEnd) {
+    LABHOUSE_REQUIRE_SERVICES();
+    httplib::Server receiver;
+    std::mutex mutex;
+    std::map<std::string, int> deliveries;  // X-Labhouse-Delivery -> times received
+    receiver.Post("/hook", [&](const httplib::Request& req, httplib::Response& res) {
+        std::lock_guard lock(mutex);
+        ++deliveries[req.get_header_value("X-Labhouse-Delivery")];
+        res.status = 200;
+    });
+    const int port = receiver.bind_to_any_port("127.0.0.1");
+    std::thread receiving([&] { receiver.listen_after_bind(); });
+    struct StopReceiver {
+        httplib::Server& server;
+        std::thread& thread;
+        ~StopReceiver() {
+            server.stop();
+            thread.join();
+        }
+    } stop{receiver, receiving};
+
+    Cluster cluster({2, 1, 3, {"--webhook-secret", "scale-out-webhook-secret", "--webhook-allow-private"}});
+    ASSERT_TRUE(cluster.Start()) << cluster.AllLogs();
+    const std::string url = "http://127.0.0.1:" + std::to_string(port) + "/hook";
+    std::vector<std::string> ids;
+    for (int i = 0; i < 4; ++i) {
+        auto res = cluster.Api(i % 2)->Post(
+            "/api/v1/jobs", Form(PngBytes(40 + i, 32), {{"backend", "classic"}, {"style", "cartoon"}, {"webhook_url", url}}));
+        ASSERT_TRUE(res);
+        ASSERT_EQ(res->status, 202) << res->body;
+        ids.push_back(Json(res).value("id", ""));
+    }
+    auto client = cluster.Nginx();
+    for (const auto& id : ids) {
+        auto job = WaitForJob(*client, id, [](const nlohmann::json& j) { return j["meta"].contains("webhook"); }, 30s);
+        ASSERT_TRUE(job["meta"].contains("webhook")) << job.dump() << cluster.AllLogs();
+    }
+    std::this_thread::sleep_for(1500ms);  // room for a second node's duplicate, were there one
+    std::lock_guard lock(mutex);
+    ASSERT_EQ(deliveries.size(), ids.size()) << cluster.ApiLogs();
+    for (const auto& id : ids) EXPECT_EQ(deliveries[id + ".job.succeeded"], 1) << id;
+    // One delivery per job in the two API nodes' logs together.
+    const std::string logs = cluster.ApiLogs();
+    std::size_t sent = 0;
+    for (auto at = logs.find("webhook_done"); at != std::string::npos; at = logs.find("webhook_done", at + 1)) ++sent;
+    EXPECT_EQ(sent, ids.size()) << logs;
+}
+
 }  // namespace
 }  // namespace labhouse::testing

@@ -155,6 +155,7 @@ int RunServe(const AppConfig& config) {
     webhook::WebhookConfig webhook_config;
     webhook_config.secret = config.webhook_secret;
     webhook_config.allow_private = config.webhook_allow_private;
+    webhook_config.take_over_claims_at_start = !storage->shared;
     std::function<Status(const std::string&)> validate_webhook;  // empty: the HTTP layer refuses webhook_url
     if (webhooks_enabled) {
         validate_webhook = [allow = config.webhook_allow_private](const std::string& url) {

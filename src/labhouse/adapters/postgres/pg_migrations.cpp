@@ -9,7 +9,7 @@ namespace {
 
 // Applied in order, each once. Never edit an applied one: append a new one. The jobs table mirrors
 // the SQLite adapter's (same columns and meaning), so both pass the same contract suite.
-constexpr std::array<const char*, 5> kMigrations = {
+constexpr std::array<const char*, 6> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq BIGSERIAL PRIMARY KEY,
@@ -75,6 +75,14 @@ CREATE TABLE api_keys (
     created_ms BIGINT NOT NULL,
     revoked_ms BIGINT NOT NULL DEFAULT 0
 );
+)sql",
+    // Webhook deliveries; mirrors SQLite migration 4.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN webhook_due BOOLEAN NOT NULL DEFAULT FALSE;
+ALTER TABLE jobs ADD COLUMN webhook_claim_until_ms BIGINT NOT NULL DEFAULT 0;
+UPDATE jobs SET webhook_due = TRUE
+    WHERE state IN ('queued', 'running') AND (params::jsonb -> 'options') ? 'webhook_url';
+CREATE INDEX jobs_webhook_due ON jobs (seq) WHERE webhook_due;
 )sql",
 };
 

@@ -89,12 +89,13 @@ Result<std::pair<Job, bool>> PostgresJobRepository::Create(const Job& job) {
         // other finds the winner's row below.
         auto inserted = tx.exec_params(
             "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "
-            "idempotency_key, request_fingerprint, owner, kind) "
-            "VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11) "
+            "idempotency_key, request_fingerprint, owner, kind, webhook_due) "
+            "VALUES ($1, 'queued', $2, $3, $4, $5, $6, $7, NULLIF($8, ''), $9, $10, $11, $12) "
             "ON CONFLICT (idempotency_key) DO NOTHING" + Returning(),
             job.id, job.params.backend, ParamsToJson(job.params).dump(), job.input_blob,
             job.progress.stage.empty() ? std::string("queued") : job.progress.stage, job.max_attempts, job.created_ms,
-            job.idempotency_key, job.request_fingerprint, job.owner, std::string(JobKindName(job.params.kind)));
+            job.idempotency_key, job.request_fingerprint, job.owner, std::string(JobKindName(job.params.kind)),
+            job.params.options.count("webhook_url") > 0);
         if (!inserted.empty()) {
             LABHOUSE_ASSIGN_OR_RETURN(Job stored, ReadJob(inserted[0]));
             tx.commit();
@@ -365,12 +366,40 @@ Status PostgresJobRepository::RecordWebhookDelivery(const std::string& id, const
     return pool_->Run<void>([&](pqxx::connection& conn) -> Status {
         pqxx::work tx(conn);
         auto rows = tx.exec_params(
-            "UPDATE jobs SET result_meta = (result_meta::jsonb || jsonb_build_object('webhook', $2::TEXT))::TEXT "
-            "WHERE id = $1 RETURNING id",
+            "UPDATE jobs SET result_meta = (result_meta::jsonb || jsonb_build_object('webhook', $2::TEXT))::TEXT, "
+            "webhook_due = FALSE, webhook_claim_until_ms = 0 WHERE id = $1 RETURNING id",
             id, summary);
         if (rows.empty()) return NotFound("job " + id + " not found");
         tx.commit();
         return OkStatus();
+    });
+}
+
+Result<bool> PostgresJobRepository::ClaimWebhookDelivery(const std::string& id, std::int64_t now_ms,
+                                                         std::int64_t until_ms) {
+    return pool_->Run<bool>([&](pqxx::connection& conn) -> Result<bool> {
+        pqxx::work tx(conn);
+        // One UPDATE: of two nodes claiming at once, the second waits for the first's row lock,
+        // then re-checks the claim time and changes nothing.
+        auto rows = tx.exec_params(
+            "UPDATE jobs SET webhook_claim_until_ms = $3 WHERE id = $1 AND webhook_due "
+            "AND state IN ('succeeded', 'failed', 'canceled') AND webhook_claim_until_ms <= $2 RETURNING id",
+            id, now_ms, until_ms);
+        tx.commit();
+        return !rows.empty();
+    });
+}
+
+Result<std::vector<std::string>> PostgresJobRepository::DueWebhookDeliveries(std::int64_t now_ms, int limit) const {
+    return pool_->Run<std::vector<std::string>>([&](pqxx::connection& conn) -> Result<std::vector<std::string>> {
+        pqxx::read_transaction tx(conn);
+        auto rows = tx.exec_params(
+            "SELECT id FROM jobs WHERE webhook_due AND state IN ('succeeded', 'failed', 'canceled') "
+            "AND webhook_claim_until_ms <= $1 ORDER BY seq LIMIT $2",
+            now_ms, limit);
+        std::vector<std::string> ids;
+        for (const auto& row : rows) ids.push_back(row[0].as<std::string>());
+        return ids;
     });
 }
 

@@ -45,6 +45,8 @@ public:
     Result<bool> BlobInUse(const std::string& blob_id) const override;
     Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const override;
     Status RecordWebhookDelivery(const std::string& id, const std::string& summary) override;
+    Result<bool> ClaimWebhookDelivery(const std::string& id, std::int64_t now_ms, std::int64_t until_ms) override;
+    Result<std::vector<std::string>> DueWebhookDeliveries(std::int64_t now_ms, int limit) const override;
 
 private:
     explicit PostgresJobRepository(std::shared_ptr<PgPool> pool) : pool_(std::move(pool)) {}

@@ -10,7 +10,7 @@ namespace {
 
 // Versioned migrations, applied in order, each in its own transaction. Never edit an applied one:
 // append a new one.
-constexpr std::array<const char*, 3> kMigrations = {
+constexpr std::array<const char*, 4> kMigrations = {
     R"sql(
 CREATE TABLE jobs (
     seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -63,6 +63,16 @@ CREATE INDEX jobs_owner_created ON jobs (owner, created_ms);
     R"sql(
 ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'img2img'
     CHECK (kind IN ('img2img', 'txt2img') AND (kind = 'txt2img') = (input_blob = ''));
+)sql",
+    // Webhook deliveries: due (1) from the job's creation with a webhook_url until one is recorded;
+    // the node sending it holds it until webhook_claim_until_ms. Jobs still queued or running get
+    // theirs; those that ended before this migration had them sent already.
+    R"sql(
+ALTER TABLE jobs ADD COLUMN webhook_due INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE jobs ADD COLUMN webhook_claim_until_ms INTEGER NOT NULL DEFAULT 0;
+UPDATE jobs SET webhook_due = 1
+    WHERE state IN ('queued', 'running') AND json_extract(params, '$.options.webhook_url') IS NOT NULL;
+CREATE INDEX jobs_webhook_due ON jobs (seq) WHERE webhook_due = 1;
 )sql",
 };
 
@@ -214,7 +224,8 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
     }
     LABHOUSE_ASSIGN_OR_RETURN(auto insert, db_->Prepare(
         "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "
-        "idempotency_key, request_fingerprint, owner, kind) VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
+        "idempotency_key, request_fingerprint, owner, kind, webhook_due) "
+        "VALUES (?, 'queued', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"));
     insert.Bind(1, job.id)
         .Bind(2, job.params.backend)
         .Bind(3, ParamsToJson(job.params).dump())
@@ -225,7 +236,8 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
         .BindOptional(8, job.idempotency_key)
         .Bind(9, job.request_fingerprint)
         .Bind(10, job.owner)
-        .Bind(11, std::string(JobKindName(job.params.kind)));
+        .Bind(11, std::string(JobKindName(job.params.kind)))
+        .Bind(12, std::int64_t{job.params.options.count("webhook_url") > 0 ? 1 : 0});
     LABHOUSE_RETURN_IF_ERROR(insert.Run());
     LABHOUSE_ASSIGN_OR_RETURN(Job stored, GetLocked(job.id));
     LABHOUSE_RETURN_IF_ERROR(tx.Commit());
@@ -497,10 +509,36 @@ Result<std::int64_t> SqliteJobRepository::CountCreatedSince(const std::string& o
 Status SqliteJobRepository::RecordWebhookDelivery(const std::string& id, const std::string& summary) {
     LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     LABHOUSE_ASSIGN_OR_RETURN(
-        auto stmt, db_->Prepare("UPDATE jobs SET result_meta = json_set(result_meta, '$.webhook', ?) WHERE id = ?"));
+        auto stmt, db_->Prepare("UPDATE jobs SET result_meta = json_set(result_meta, '$.webhook', ?), "
+                                "webhook_due = 0, webhook_claim_until_ms = 0 WHERE id = ?"));
     LABHOUSE_RETURN_IF_ERROR(stmt.Bind(1, summary).Bind(2, id).Run());
     if (db_->Changes() != 1) return NotFound("job " + id + " not found");
     return OkStatus();
+}
+
+Result<bool> SqliteJobRepository::ClaimWebhookDelivery(const std::string& id, std::int64_t now_ms,
+                                                       std::int64_t until_ms) {
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
+    LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
+        "UPDATE jobs SET webhook_claim_until_ms = ? WHERE id = ? AND webhook_due = 1 "
+        "AND state IN ('succeeded', 'failed', 'canceled') AND webhook_claim_until_ms <= ?"));
+    LABHOUSE_RETURN_IF_ERROR(stmt.Bind(1, until_ms).Bind(2, id).Bind(3, now_ms).Run());
+    return db_->Changes() == 1;
+}
+
+Result<std::vector<std::string>> SqliteJobRepository::DueWebhookDeliveries(std::int64_t now_ms, int limit) const {
+    LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
+    LABHOUSE_ASSIGN_OR_RETURN(auto stmt, db_->Prepare(
+        "SELECT id FROM jobs WHERE webhook_due = 1 AND state IN ('succeeded', 'failed', 'canceled') "
+        "AND webhook_claim_until_ms <= ? ORDER BY seq LIMIT ?"));
+    stmt.Bind(1, now_ms).Bind(2, std::int64_t{limit});
+    std::vector<std::string> ids;
+    while (true) {
+        LABHOUSE_ASSIGN_OR_RETURN(bool row, stmt.Step());
+        if (!row) break;
+        ids.push_back(stmt.Text(0));
+    }
+    return ids;
 }
 
 }  // namespace labhouse::sqlite

@@ -102,8 +102,18 @@ std::string SignWebhook(const std::string& secret, const std::string& timestamp,
     return hex;
 }
 
+namespace {
+// Every attempt's connect, write and read timeouts, every backoff, and a margin.
+std::int64_t ClaimFor(const WebhookConfig& config) {
+    if (config.claim_ms > 0) return config.claim_ms;
+    const std::int64_t attempts = std::max(1, config.max_attempts);
+    const std::int64_t backoff = config.first_backoff_ms * ((std::int64_t{1} << std::min<std::int64_t>(attempts, 20)) - 1);
+    return attempts * 3 * std::int64_t{config.timeout_s} * 1000 + backoff + 30'000;
+}
+}  // namespace
+
 WebhookDispatcher::WebhookDispatcher(EventBus& events, JobRepository& jobs, WebhookConfig config)
-    : events_(events), jobs_(jobs), config_(std::move(config)) {}
+    : events_(events), jobs_(jobs), config_(std::move(config)), claim_ms_(ClaimFor(config_)) {}
 
 WebhookDispatcher::~WebhookDispatcher() { Stop(); }
 
@@ -122,29 +132,53 @@ void WebhookDispatcher::Stop() {
 
 void WebhookDispatcher::ListenLoop() {
     auto subscription = events_.Subscribe("");
+    Sweep(config_.take_over_claims_at_start ? INT64_MAX : NowMs());
+    auto next_sweep = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.sweep_interval_ms);
     while (!stopping_.load()) {
+        if (std::chrono::steady_clock::now() >= next_sweep) {
+            Sweep(NowMs());
+            next_sweep = std::chrono::steady_clock::now() + std::chrono::milliseconds(config_.sweep_interval_ms);
+        }
         auto event = subscription->Next(std::chrono::milliseconds(200));
-        if (!event || !IsTerminal(event->state)) continue;
-        auto job = jobs_.Get(event->job_id);
-        if (!job || !IsTerminal(job->state)) continue;
-        auto url = job->params.options.find("webhook_url");
-        if (url == job->params.options.end()) continue;
-        nlohmann::json payload = {
-            {"event", JobEventName(job->state)},
-            {"job",
-             {{"id", job->id},
-              {"status", JobStateName(job->state)},
-              {"backend", job->params.backend},
-              {"result", job->result_blob.empty()
-                             ? nlohmann::json(nullptr)
-                             : nlohmann::json{{"image_url", "/api/v1/images/" + job->result_blob}}},
-              {"error", job->error ? nlohmann::json{{"code", job->error->code}, {"message", job->error->message}}
-                                   : nlohmann::json(nullptr)},
-              {"finished_ms", job->finished_ms}}}};
-        std::lock_guard lock(mutex_);
-        queue_.push_back({job->id, url->second, JobEventName(job->state), payload.dump(), 0, 0});
-        wake_.notify_one();
+        if (event && IsTerminal(event->state)) ClaimAndQueue(event->job_id, NowMs());
     }
+}
+
+void WebhookDispatcher::Sweep(std::int64_t now_ms) {
+    {
+        // A node with a backlog leaves the due deliveries to the others.
+        std::lock_guard lock(mutex_);
+        if (queue_.size() >= static_cast<std::size_t>(4 * std::max(1, config_.threads))) return;
+    }
+    auto due = jobs_.DueWebhookDeliveries(now_ms, 50);
+    if (!due) {
+        Log(LogLevel::kWarn, "webhook_sweep_failed", {{"message", due.error().message}});
+        return;
+    }
+    for (const std::string& id : *due) ClaimAndQueue(id, now_ms);
+}
+
+void WebhookDispatcher::ClaimAndQueue(const std::string& id, std::int64_t now_ms) {
+    auto claimed = jobs_.ClaimWebhookDelivery(id, now_ms, NowMs() + claim_ms_);
+    if (!claimed || !*claimed) return;  // not due, not ended, or another node sends it
+    auto job = jobs_.Get(id);
+    if (!job) return;  // deleted meanwhile: nothing to tell
+    auto url = job->params.options.find("webhook_url");
+    if (url == job->params.options.end()) return;
+    nlohmann::json payload = {
+        {"event", JobEventName(job->state)},
+        {"job",
+         {{"id", job->id},
+          {"status", JobStateName(job->state)},
+          {"backend", job->params.backend},
+          {"result", job->result_blob.empty() ? nlohmann::json(nullptr)
+                                              : nlohmann::json{{"image_url", "/api/v1/images/" + job->result_blob}}},
+          {"error", job->error ? nlohmann::json{{"code", job->error->code}, {"message", job->error->message}}
+                               : nlohmann::json(nullptr)},
+          {"finished_ms", job->finished_ms}}}};
+    std::lock_guard lock(mutex_);
+    queue_.push_back({job->id, url->second, JobEventName(job->state), payload.dump(), 0, 0});
+    wake_.notify_one();
 }
 
 void WebhookDispatcher::DeliverLoop() {
@@ -195,7 +229,13 @@ void WebhookDispatcher::Attempt(Delivery delivery) {
                   : "connection failed (" + httplib::to_string(res.error()) + ")";
     Log(LogLevel::kWarn, "webhook_attempt_failed",
         {{"job_id", delivery.job_id}, {"attempt", std::to_string(delivery.attempt)}, {"reason", failure}});
-    if (delivery.attempt >= config_.max_attempts || stopping_.load()) {
+    if (stopping_.load()) {
+        // Left due in the repository: the next sweep (of this node after a restart, or of
+        // another node once the claim runs out) sends it again.
+        Log(LogLevel::kInfo, "webhook_deferred", {{"job_id", delivery.job_id}});
+        return;
+    }
+    if (delivery.attempt >= config_.max_attempts) {
         Record(delivery, "failed: " + failure, status);
         return;
     }

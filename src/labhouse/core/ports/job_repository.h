@@ -98,11 +98,25 @@ public:
     virtual Result<bool> BlobInUse(const std::string& blob_id) const = 0;
     // How many jobs `owner` created at or after since_ms (all states), for daily quotas.
     virtual Result<std::int64_t> CountCreatedSince(const std::string& owner, std::int64_t since_ms) const = 0;
+    // Webhook deliveries. A job created with options["webhook_url"] has one delivery due once it
+    // has ended, until RecordWebhookDelivery settles it. Before sending, a node claims it, so that
+    // one node sends it however many API nodes heard the job end, and a delivery whose node died
+    // is taken up by another once the claim runs out.
+
     // Stores the outcome of the job's webhook delivery (a JSON text) as result_meta["webhook"],
-    // whatever the job's state. kNotFound for an unknown job. The default is for adapters that
-    // do not keep delivery records yet.
+    // whatever the job's state, and settles the delivery. kNotFound for an unknown job.
     virtual Status RecordWebhookDelivery(const std::string& id, const std::string& summary) {
         return Unimplemented("this job store does not record webhook deliveries");
+    }
+    // True when the caller now holds job `id`'s delivery until `until_ms`: it was due, the job has
+    // ended, and no claim ran past `now_ms`. False otherwise (not due, not ended, held, unknown).
+    virtual Result<bool> ClaimWebhookDelivery(const std::string& id, std::int64_t now_ms, std::int64_t until_ms) {
+        return Unimplemented("this job store does not track webhook deliveries");
+    }
+    // Ended jobs whose delivery is due and not claimed past `now_ms`, oldest first, at most `limit`:
+    // deliveries no node heard about (all were down, the event was lost) or whose node died.
+    virtual Result<std::vector<std::string>> DueWebhookDeliveries(std::int64_t now_ms, int limit) const {
+        return Unimplemented("this job store does not track webhook deliveries");
     }
 };
 
