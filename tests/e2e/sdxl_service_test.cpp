@@ -153,6 +153,37 @@ TEST_F(SdxlTaesdServiceTest, PreviewsStreamWhileTheJobRunsAndTaesdCanDecodeTheRe
     EXPECT_EQ(bad->status, 400) << bad->body;
 }
 
+// A1111 clients poll /sdapi/v1/progress for the live image: current_image is the running job's
+// newest preview (none with skip_current_image=true, none once the job has ended).
+TEST_F(SdxlTaesdServiceTest, A1111ProgressShowsTheRunningJobsNewestPreview) {
+    EXPECT_TRUE(Json(client_->Get("/sdapi/v1/progress"))["current_image"].is_null());  // idle
+    const std::string id = Submit({{"backend", "sdxl"}, {"steps", "12"}, {"strength", "1"}, {"seed", "4"}})["id"];
+    std::string image;
+    bool skipped_is_null = false;
+    const auto deadline = std::chrono::steady_clock::now() + 120s;
+    while (image.empty() && std::chrono::steady_clock::now() < deadline) {
+        auto progress = Json(client_->Get("/sdapi/v1/progress"));
+        if (progress["current_image"].is_string()) {
+            image = progress["current_image"];
+            EXPECT_EQ(progress["state"]["job"], id);
+            EXPECT_GT(progress["state"]["sampling_step"].get<int>(), 0);
+            skipped_is_null = Json(client_->Get("/sdapi/v1/progress?skip_current_image=true"))["current_image"].is_null();
+            break;
+        }
+        if (Json(client_->Get("/api/v1/jobs/" + id))["status"] == "succeeded") break;
+        std::this_thread::sleep_for(10ms);
+    }
+    ASSERT_FALSE(image.empty()) << "no preview while the job ran";
+    EXPECT_TRUE(skipped_is_null);
+    imaging::OpenCvImageCodec codec;
+    auto info = codec.Probe(Unbase64(image));
+    ASSERT_TRUE(info) << info.error().message;
+    EXPECT_GT(info->width, info->height) << "the upload's landscape aspect";
+    ASSERT_EQ(WaitForJob(*client_, id, Finished, 120s)["status"], "succeeded");
+    std::this_thread::sleep_for(300ms);  // the ending event reaches the preview listener
+    EXPECT_TRUE(Json(client_->Get("/sdapi/v1/progress"))["current_image"].is_null());
+}
+
 TEST_F(SdxlServiceTest, DecoderTaesdWithoutTaesdxlIsRefusedWithTheFix) {
     auto res = client_->Post("/api/v1/jobs", Form(PngBytes(32, 32), {{"backend", "sdxl"}, {"decoder", "taesd"}}));
     ASSERT_TRUE(res);

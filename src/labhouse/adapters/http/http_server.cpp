@@ -3,6 +3,7 @@
 #include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/error_mapping.h"
 #include "labhouse/adapters/http/guarded_server.h"
+#include "labhouse/adapters/http/latest_previews.h"
 #include "labhouse/adapters/http/route_context.h"
 #include "labhouse/core/base/log.h"
 
@@ -102,7 +103,8 @@ HttpServer::~HttpServer() {
 }
 
 void HttpServer::RegisterRoutes() {
-    context_ = std::make_unique<RouteContext>(RouteContext{config_, deps_, stopping_, *streams_});
+    previews_ = std::make_unique<LatestPreviews>(deps_.events);
+    context_ = std::make_unique<RouteContext>(RouteContext{config_, deps_, stopping_, *streams_, *previews_});
     RouteContext* ctx = context_.get();
     RegisterJobRoutes(*server_, *ctx);
     RegisterImageRoutes(*server_, *ctx);

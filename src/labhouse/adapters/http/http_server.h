@@ -26,6 +26,7 @@ class Server;
 namespace labhouse::http {
 
 class GuardedServer;
+class LatestPreviews;
 class StreamLimiter;
 
 struct HttpConfig {
@@ -84,6 +85,7 @@ private:
     HttpConfig config_;
     HttpDeps deps_;
     std::unique_ptr<StreamLimiter> streams_;
+    std::unique_ptr<LatestPreviews> previews_;  // for /sdapi/v1/progress
     std::unique_ptr<GuardedServer> server_;
     std::unique_ptr<struct RouteContext> context_;
     std::atomic<bool> stopping_{false};

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "labhouse/adapters/http/http_server.h"
+#include "labhouse/adapters/http/latest_previews.h"
 #include "labhouse/adapters/http/stream_limiter.h"
 
 namespace labhouse::http {
@@ -18,6 +19,7 @@ struct RouteContext {
     HttpDeps& deps;
     const std::atomic<bool>& stopping;
     StreamLimiter& streams;  // caps open SSE streams
+    LatestPreviews& previews;  // running jobs' newest previews, for A1111's progress
 };
 
 using RouteHandler = std::function<void(const httplib::Request&, httplib::Response&)>;

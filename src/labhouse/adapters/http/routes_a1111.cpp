@@ -82,7 +82,7 @@ void RunSync(RouteContext& ctx, const httplib::Request& req, httplib::Response& 
     SendJson(res, 200, {{"images", images}, {"parameters", parameters}, {"info", info}});
 }
 
-void Progress(RouteContext& ctx, httplib::Response& res) {
+void Progress(RouteContext& ctx, const httplib::Request& req, httplib::Response& res) {
     JobListQuery query;
     query.owner = OwnerFilter();
     query.limit = 100;
@@ -97,6 +97,7 @@ void Progress(RouteContext& ctx, httplib::Response& res) {
                   {"job_timestamp", "0"}, {"job_no", 0},          {"sampling_step", 0}, {"sampling_steps", 0}};
     double progress = 0;
     double eta = 0;
+    json current_image = nullptr;
     if (!running->jobs.empty()) {
         const Job& job = running->jobs.back();  // the oldest running job: A1111 reports the current one
         const JobProgress& p = job.progress;
@@ -107,8 +108,13 @@ void Progress(RouteContext& ctx, httplib::Response& res) {
         state["sampling_step"] = p.step;
         state["sampling_steps"] = p.total;
         state["job_timestamp"] = std::to_string(job.started_ms);
+        // A1111 sends a PNG; this is the job's newest preview as it was streamed (JPEG), which the
+        // clients' image decoders and browsers read alike.
+        if (req.get_param_value("skip_current_image") != "true") {
+            if (auto jpeg = ctx.previews.For(job.id)) current_image = EncodeBase64(*jpeg);
+        }
     }
-    SendJson(res, 200, {{"progress", progress}, {"eta_relative", eta}, {"state", state}, {"current_image", nullptr},
+    SendJson(res, 200, {{"progress", progress}, {"eta_relative", eta}, {"state", state}, {"current_image", current_image},
                         {"textinfo", running->jobs.empty() ? "idle" : "running"}});
 }
 
@@ -134,7 +140,7 @@ void RegisterA1111Routes(httplib::Server& server, RouteContext& ctx) {
     Route(server, ctx, Method::kPost, "/sdapi/v1/txt2img", "POST /sdapi/v1/txt2img",
           [&ctx](const httplib::Request& req, httplib::Response& res) { RunSync(ctx, req, res, ParseA1111Txt2Img(req.body)); });
     Route(server, ctx, Method::kGet, "/sdapi/v1/progress", "GET /sdapi/v1/progress",
-          [&ctx](const httplib::Request&, httplib::Response& res) { Progress(ctx, res); });
+          [&ctx](const httplib::Request& req, httplib::Response& res) { Progress(ctx, req, res); });
     Route(server, ctx, Method::kPost, "/sdapi/v1/interrupt", "POST /sdapi/v1/interrupt",
           [&ctx](const httplib::Request&, httplib::Response& res) { Interrupt(ctx, res); });
     Route(server, ctx, Method::kGet, "/sdapi/v1/sd-models", "GET /sdapi/v1/sd-models",
