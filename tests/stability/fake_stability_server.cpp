@@ -116,6 +116,36 @@ std::string Generate(const cv::Mat& input, int width, int height, bool filtered)
     return std::string(png.begin(), png.end());
 }
 
+std::string SdxlDimensionsMessage(int width, int height) {
+    return "for stable-diffusion-xl-1024-v0-9 and stable-diffusion-xl-1024-v1-0 the allowed dimensions are "
+           "1024x1024, 1152x896, 1216x832, 1344x768, 1536x640, 640x1536, 768x1344, 832x1216, 896x1152, "
+           "but we received " +
+           std::to_string(width) + "x" + std::to_string(height);
+}
+
+// What a text-to-image request "generates" from: a gradient with a square, so that the crop
+// and scale the client does afterwards can be seen in the result.
+cv::Mat DrawnPicture(int width, int height) {
+    cv::Mat picture(height, width, CV_8UC3);
+    for (int y = 0; y < height; ++y) {
+        for (int x = 0; x < width; ++x) {
+            picture.at<cv::Vec3b>(y, x) = cv::Vec3b(static_cast<std::uint8_t>(255 * x / width),
+                                                    static_cast<std::uint8_t>(255 * y / height), 128);
+        }
+    }
+    cv::rectangle(picture, cv::Rect(width / 3, height / 3, width / 3, height / 3), cv::Scalar(0, 0, 0), cv::FILLED);
+    return picture;
+}
+
+// v2beta's text-to-image output for each aspect ratio, about 1 MP (CHOICE: the SDXL-like sizes).
+std::pair<int, int> V2TextToImageSize(const std::string& aspect_ratio) {
+    static const std::map<std::string, std::pair<int, int>> kSizes = {
+        {"21:9", {1536, 640}}, {"16:9", {1344, 768}}, {"3:2", {1216, 832}},  {"5:4", {1152, 896}}, {"1:1", {1024, 1024}},
+        {"4:5", {896, 1152}},  {"2:3", {832, 1216}},  {"9:16", {768, 1344}}, {"9:21", {640, 1536}}};
+    auto found = kSizes.find(aspect_ratio.empty() ? "1:1" : aspect_ratio);
+    return found == kSizes.end() ? std::make_pair(1024, 1024) : found->second;
+}
+
 std::string Base64(const std::string& bytes) {
     static constexpr char kTable[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
     std::string out;
@@ -156,6 +186,9 @@ FakeStabilityServer::FakeStabilityServer(FakeStabilityOptions options)
     : options_(std::move(options)), server_(std::make_unique<httplib::Server>()), credits_(options_.credits) {
     server_->Post(R"(/v1/generation/([^/]+)/image-to-image)",
                   [this](const httplib::Request& req, httplib::Response& res) { HandleV1(req, res, Record(req)); });
+    server_->Post(R"(/v1/generation/([^/]+)/text-to-image)", [this](const httplib::Request& req, httplib::Response& res) {
+        HandleV1TextToImage(req, res, Record(req));
+    });
     server_->Post("/v2beta/stable-image/generate/sd3", [this](const httplib::Request& req, httplib::Response& res) {
         HandleV2(req, res, Record(req), false);
     });
@@ -246,6 +279,7 @@ std::size_t FakeStabilityServer::Record(const httplib::Request& req) {
         }
         record.files[name] = file;
     }
+    if (req.get_header_value("Content-Type").rfind("application/json", 0) == 0) record.json_body = req.body;
     std::lock_guard lock(mutex_);
     requests_.push_back(std::move(record));
     return requests_.size() - 1;
@@ -348,25 +382,30 @@ void FakeStabilityServer::HandleBalance(const httplib::Request& req, httplib::Re
     SetStatus(index, res.status);
 }
 
-void FakeStabilityServer::HandleV1(const httplib::Request& req, httplib::Response& res, std::size_t index) {
+bool FakeStabilityServer::V1Admit(const httplib::Request& req, httplib::Response& res, std::size_t index,
+                                  std::optional<Fault>& fault, std::string& accept) {
     auto answer = [&](int status, const std::string& name, const std::string& message) {
         V1Error(res, status, name, message);
         SetStatus(index, status);
+        return false;
     };
     const std::string engine = req.matches[1];
     if (engine != "stable-diffusion-xl-1024-v1-0") {
         return answer(404, "not_found", "The specified engine (ID " + engine + ") was not found.");
     }
-    if (!Admit(req, res, true)) return SetStatus(index, res.status);
+    if (!Admit(req, res, true)) {
+        SetStatus(index, res.status);
+        return false;
+    }
     {
         std::lock_guard lock(mutex_);
         if (permission_denied_) {
             V1Error(res, 403, "permission_denied", "You do not have permission to access this resource");
             requests_[index].status = 403;
-            return;
+            return false;
         }
     }
-    const std::optional<Fault> fault = TakeFault();
+    fault = TakeFault();
     if (fault == Fault::kRateLimited) {
         AddRetryAfter(res);
         return answer(429, "rate_limit_exceeded", "You have exceeded the rate limit of 150 requests within a 10 second "
@@ -376,17 +415,51 @@ void FakeStabilityServer::HandleV1(const httplib::Request& req, httplib::Respons
     if (fault == Fault::kBadGateway || fault == Fault::kGatewayTimeout) {
         res.status = fault == Fault::kBadGateway ? 502 : 504;
         res.set_content(fault == Fault::kBadGateway ? "Bad Gateway" : "Gateway Timeout", "text/plain");
-        return SetStatus(index, res.status);
+        SetStatus(index, res.status);
+        return false;
     }
     if (fault == Fault::kOutOfCredits) {  // CHOICE: v1's answer is undocumented; mirror v2beta's 402
         return answer(402, "payment_required", "You lack sufficient credits to make this request.");
     }
-
-    std::string accept = req.get_header_value("Accept");
+    accept = req.get_header_value("Accept");
     if (accept == "*/*") accept.clear();  // CHOICE: curl's default means "no preference" (JSON)
     if (!accept.empty() && accept != "application/json" && accept != "image/png") {
         return answer(400, "bad_request", "accept: must be application/json or image/png");
     }
+    return true;
+}
+
+void FakeStabilityServer::V1Generated(const httplib::Request&, httplib::Response& res, std::size_t index,
+                                      const cv::Mat& image, int steps, std::uint32_t seed, bool filtered,
+                                      const std::string& accept) {
+    const double cost = 0.9 * std::max(steps, 30) / 30.0;
+    if (Credits() < cost) {
+        V1Error(res, 402, "payment_required", "You lack sufficient credits to make this request.");
+        return SetStatus(index, 402);
+    }
+    const std::string png = Generate(image, image.cols, image.rows, filtered);
+    const std::string finish = filtered ? "CONTENT_FILTERED" : "SUCCESS";
+    Charge(cost);  // CHOICE: filtered outputs are charged (undocumented; the pessimistic reading)
+    res.status = 200;
+    if (accept == "image/png") {
+        res.set_header("Finish-Reason", finish);
+        res.set_header("Seed", std::to_string(seed));
+        res.set_content(png, "image/png");
+    } else {
+        json body{{"artifacts", json::array({{{"base64", Base64(png)}, {"seed", seed}, {"finishReason", finish}}})}};
+        res.set_content(body.dump(), "application/json");
+    }
+    SetStatus(index, 200);
+}
+
+void FakeStabilityServer::HandleV1(const httplib::Request& req, httplib::Response& res, std::size_t index) {
+    auto answer = [&](int status, const std::string& name, const std::string& message) {
+        V1Error(res, status, name, message);
+        SetStatus(index, status);
+    };
+    std::optional<Fault> fault;
+    std::string accept;
+    if (!V1Admit(req, res, index, fault, accept)) return;
     bool has_image = false;
     const std::string init_image = Field(req, "init_image", &has_image);
     if (!has_image) return answer(400, "bad_request", "init_image: is required");
@@ -429,31 +502,83 @@ void FakeStabilityServer::HandleV1(const httplib::Request& req, httplib::Respons
     const cv::Mat image = DecodeImage(init_image);
     if (image.empty()) return answer(400, "invalid_mime_type", "init_image: must be a PNG, JPEG or WebP image");
     if (std::find(kSdxlSizes.begin(), kSdxlSizes.end(), std::make_pair(image.cols, image.rows)) == kSdxlSizes.end()) {
-        return answer(400, "invalid_sdxl_v1_dimensions",
-                      "for stable-diffusion-xl-1024-v0-9 and stable-diffusion-xl-1024-v1-0 the allowed dimensions are "
-                      "1024x1024, 1152x896, 1216x832, 1344x768, 1536x640, 640x1536, 768x1344, 832x1216, 896x1152, "
-                      "but we received " +
-                          std::to_string(image.cols) + "x" + std::to_string(image.rows));
+        return answer(400, "invalid_sdxl_v1_dimensions", SdxlDimensionsMessage(image.cols, image.rows));
     }
     const int steps = static_cast<int>(ParseInteger(Field(req, "steps")).value_or(30));
-    const double cost = 0.9 * std::max(steps, 30) / 30.0;
-    if (Credits() < cost) return answer(402, "payment_required", "You lack sufficient credits to make this request.");
+    V1Generated(req, res, index, image, steps, Seed(req), fault == Fault::kContentFiltered, accept);
+}
 
-    const bool filtered = fault == Fault::kContentFiltered;
-    const std::string png = Generate(image, image.cols, image.rows, filtered);
-    const std::uint32_t seed = Seed(req);
-    const std::string finish = filtered ? "CONTENT_FILTERED" : "SUCCESS";
-    Charge(cost);  // CHOICE: filtered outputs are charged (undocumented; the pessimistic reading)
-    res.status = 200;
-    if (accept == "image/png") {
-        res.set_header("Finish-Reason", finish);
-        res.set_header("Seed", std::to_string(seed));
-        res.set_content(png, "image/png");
-    } else {
-        json body{{"artifacts", json::array({{{"base64", Base64(png)}, {"seed", seed}, {"finishReason", finish}}})}};
-        res.set_content(body.dump(), "application/json");
+// The same fields as image-to-image (minus the init image) as a JSON body, plus width and height,
+// which must form one of the SDXL sizes (default 1024x1024, CHOICE).
+void FakeStabilityServer::HandleV1TextToImage(const httplib::Request& req, httplib::Response& res, std::size_t index) {
+    auto answer = [&](int status, const std::string& name, const std::string& message) {
+        V1Error(res, status, name, message);
+        SetStatus(index, status);
+    };
+    std::optional<Fault> fault;
+    std::string accept;
+    if (!V1Admit(req, res, index, fault, accept)) return;
+    if (req.get_header_value("Content-Type").rfind("application/json", 0) != 0) {
+        return answer(415, "unsupported_media_type", "content-type: must be application/json");
     }
-    SetStatus(index, 200);
+    const json body = json::parse(req.body, nullptr, false);
+    if (!body.is_object()) return answer(400, "bad_request", "body: must be a JSON object");
+    if (!body.contains("text_prompts") || !body["text_prompts"].is_array() || body["text_prompts"].empty()) {
+        return answer(400, "bad_request", "text_prompts: is required");
+    }
+    bool has_text = false;
+    for (const auto& prompt : body["text_prompts"]) {
+        if (!prompt.is_object() || !prompt.contains("text") || !prompt["text"].is_string()) {
+            return answer(400, "bad_request", "text_prompts: each needs a text");
+        }
+        const std::string text = prompt["text"];
+        if (text.size() > 2000) return answer(400, "bad_request", "text_prompts: text longer than 2000");
+        if (prompt.contains("weight") && !prompt["weight"].is_number()) {
+            return answer(400, "bad_request", "text_prompts[][weight]: must be a number");
+        }
+        if (!text.empty()) has_text = true;
+        if (text.find(kFilteredWord) != std::string::npos) {
+            return answer(400, "invalid_prompts", "invalid_prompts: prompts contains filtered words");
+        }
+    }
+    if (!has_text) return answer(400, "bad_request", "text_prompts: is required");
+    auto number = [&](const char* name, double lo, double hi, bool integer, double fallback) -> std::optional<double> {
+        if (!body.contains(name)) return fallback;
+        const auto& v = body[name];
+        if (!v.is_number() || (integer && !v.is_number_integer()) || v.get<double>() < lo || v.get<double>() > hi) {
+            return std::nullopt;
+        }
+        return v.get<double>();
+    };
+    const auto width = number("width", 128, 2048, true, 1024);
+    const auto height = number("height", 128, 2048, true, 1024);
+    const auto steps = number("steps", 10, 50, true, 30);
+    const auto samples = number("samples", 1, 10, true, 1);
+    for (const auto& [name, ok] : std::vector<std::pair<std::string, bool>>{
+             {"width", width.has_value()}, {"height", height.has_value()}, {"steps", steps.has_value()},
+             {"samples", samples.has_value()}, {"cfg_scale", number("cfg_scale", 0, 35, false, 7).has_value()},
+             {"seed", number("seed", 0, 4294967295.0, true, 0).has_value()}}) {
+        if (!ok) return answer(400, "bad_request", name + ": out of range or not a number");
+    }
+    auto enum_ok = [&](const char* name, const std::set<std::string>& allowed) {
+        return !body.contains(name) || (body[name].is_string() && allowed.count(body[name].get<std::string>()) > 0);
+    };
+    if (!enum_ok("sampler", kSamplers) || !enum_ok("style_preset", kStylePresets) ||
+        !enum_ok("clip_guidance_preset", kClipPresets)) {
+        return answer(400, "bad_request", "sampler, style_preset or clip_guidance_preset: invalid value");
+    }
+    if (accept == "image/png" && *samples != 1) {
+        return answer(400, "invalid_samples", "samples: must be 1 when accept is image/png");
+    }
+    const auto size = std::make_pair(static_cast<int>(*width), static_cast<int>(*height));
+    if (std::find(kSdxlSizes.begin(), kSdxlSizes.end(), size) == kSdxlSizes.end()) {
+        return answer(400, "invalid_sdxl_v1_dimensions", SdxlDimensionsMessage(size.first, size.second));
+    }
+    const std::uint32_t seed = body.contains("seed") && body["seed"].get<double>() != 0
+                                   ? static_cast<std::uint32_t>(body["seed"].get<double>())
+                                   : Seed(req);
+    V1Generated(req, res, index, DrawnPicture(size.first, size.second), static_cast<int>(*steps), seed,
+                fault == Fault::kContentFiltered, accept);
 }
 
 void FakeStabilityServer::HandleV2(const httplib::Request& req, httplib::Response& res, std::size_t index,
@@ -513,11 +638,21 @@ void FakeStabilityServer::HandleV2(const httplib::Request& req, httplib::Respons
         if (!problem.empty()) return answer(400, "bad_request", problem);
     }
     if (Field(req, "negative_prompt").size() > 10000) return answer(400, "bad_request", "negative_prompt: too long");
-    const cv::Mat image = DecodeImage(image_bytes);
-    if (!has_image || image.empty()) return answer(400, "bad_request", "image: must be a jpeg, png or webp image");
-    if (image.cols < 64 || image.rows < 64 || (ultra && (image.cols > 16384 || image.rows > 16384 ||
-                                                         image.cols * image.rows < 4096))) {
-        return answer(400, "bad_request", "image: dimensions out of range");
+    // sd3's mode defaults to text-to-image; ultra makes an image from text when it gets none.
+    const bool text_to_image = ultra ? !has_image : Field(req, "mode") != "image-to-image";
+    cv::Mat image;
+    std::pair<int, int> size;
+    if (text_to_image) {
+        size = V2TextToImageSize(Field(req, "aspect_ratio"));
+        image = DrawnPicture(size.first, size.second);
+    } else {
+        image = DecodeImage(image_bytes);
+        if (!has_image || image.empty()) return answer(400, "bad_request", "image: must be a jpeg, png or webp image");
+        if (image.cols < 64 || image.rows < 64 || (ultra && (image.cols > 16384 || image.rows > 16384 ||
+                                                             image.cols * image.rows < 4096))) {
+            return answer(400, "bad_request", "image: dimensions out of range");
+        }
+        size = {image.cols, image.rows};
     }
     if (prompt.find(kFilteredWord) != std::string::npos) {
         return answer(403, "content_moderation",
@@ -528,7 +663,6 @@ void FakeStabilityServer::HandleV2(const httplib::Request& req, httplib::Respons
     const double cost = ultra ? 8.0 : model == "sd3.5-medium" ? 3.5 : model == "sd3.5-large-turbo" ? 4.0 : 6.5;
     if (Credits() < cost) return answer(402, "payment_required", lack);
 
-    std::pair<int, int> size{image.cols, image.rows};
     {
         std::lock_guard lock(mutex_);
         if (v2_output_size_) size = *v2_output_size_;

@@ -3,7 +3,8 @@
 // checks auth, every documented field, range and enum, the nine SDXL init-image sizes, the
 // 10 MiB v2beta limit, keeps a credit balance and a per-key rate limit, answers with the
 // documented success and error bodies, and records every request. Tests can make the next N
-// generation requests fail in the ways the real service does.
+// generation requests fail in the ways the real service does. Text to image is served too (v1's
+// JSON endpoint, v2beta's aspect ratios), drawing a picture of its own.
 #pragma once
 
 #include <atomic>
@@ -18,6 +19,9 @@
 #include <thread>
 #include <vector>
 
+namespace cv {
+class Mat;
+}  // namespace cv
 namespace httplib {
 class Server;
 struct Request;
@@ -59,6 +63,7 @@ struct RecordedRequest {
     std::map<std::string, std::string> headers;  // as received (names as sent)
     std::map<std::string, std::string> fields;   // multipart text parts
     std::map<std::string, RecordedFile> files;   // multipart file parts
+    std::string json_body;                       // a JSON request's body (v1 text-to-image)
     int status = 0;                              // what the fake answered (0 while in progress)
 };
 
@@ -95,6 +100,14 @@ private:
     struct Auth;
     struct Outcome;
     void HandleV1(const httplib::Request& req, httplib::Response& res, std::size_t index);
+    void HandleV1TextToImage(const httplib::Request& req, httplib::Response& res, std::size_t index);
+    // What both v1 generation endpoints do first: engine, auth, permission, injected faults and
+    // the Accept header. False when it has answered.
+    bool V1Admit(const httplib::Request& req, httplib::Response& res, std::size_t index, std::optional<Fault>& fault,
+                 std::string& accept);
+    // Charges and answers a v1 generation of `image` (already at an SDXL size).
+    void V1Generated(const httplib::Request& req, httplib::Response& res, std::size_t index, const cv::Mat& image,
+                     int steps, std::uint32_t seed, bool filtered, const std::string& accept);
     void HandleV2(const httplib::Request& req, httplib::Response& res, std::size_t index, bool ultra);
     void HandleBalance(const httplib::Request& req, httplib::Response& res, std::size_t index);
     std::size_t Record(const httplib::Request& req);

@@ -108,5 +108,32 @@ TEST(StabilityService, JobsRunThroughTheApiAndTheKeyIsNowhere) {
     EXPECT_EQ(everywhere.find(fake.api_key()), std::string::npos);
 }
 
+// Text to image through the compatibility APIs reaches Stability when it is the only backend that
+// can do it (`auto` skips the others), and comes back at the asked size.
+TEST(StabilityService, TextToImageThroughTheOpenAiApiUsesStability) {
+    TempDir dir;
+    FakeStabilityServer fake;
+    ServerProcess server(dir.path(), {},
+                         {{"LABHOUSE_STABILITY_API_KEY", fake.api_key()},
+                          {"LABHOUSE_STABILITY_API_URL", fake.BaseUrl()}});
+    ASSERT_TRUE(server.Start());
+    auto client = server.Client();
+    client->set_read_timeout(60, 0);
+    auto res = client->Post("/v1/images/generations",
+                            R"({"prompt":"a harbour at dusk","size":"768x512","response_format":"b64_json"})",
+                            "application/json");
+    ASSERT_TRUE(res);
+    ASSERT_EQ(res->status, 200) << res->body;
+    const auto requests = fake.Requests("/v1/generation");
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].path, "/v1/generation/stable-diffusion-xl-1024-v1-0/text-to-image");
+    EXPECT_EQ(nlohmann::json::parse(requests[0].json_body)["width"], 1216);  // 3:2 -> 1216x832
+    auto jobs = Json(client->Get("/api/v1/jobs"));
+    ASSERT_EQ(jobs["jobs"].size(), 1u);
+    EXPECT_EQ(jobs["jobs"][0]["backend"], "stability");
+    EXPECT_EQ(jobs["jobs"][0]["kind"], "txt2img");
+    EXPECT_EQ(jobs["jobs"][0]["meta"]["result_size"], "768x512");
+}
+
 }  // namespace
 }  // namespace labhouse::stability::testing

@@ -7,6 +7,8 @@
 
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "labhouse/imaging/opencv_image_codec.h"
 #include "tests/stability/fake_stability_server.h"
 #include "tests/stability/stability_test_support.h"
@@ -84,6 +86,77 @@ TEST_F(StabilityTransformerTest, SdxlSendsTheDocumentedFieldsAndReturnsTheUpload
     EXPECT_NE(out->meta.at("sdxl_size").find("1152x896"), std::string::npos);
     EXPECT_TRUE(reporter_.Saw("waiting_api"));
     EXPECT_EQ(fake_.Generations(), 1);
+}
+
+// Text to image: v1's JSON endpoint at the SDXL size closest to the asked aspect, v2beta at the
+// closest aspect ratio; the result is cropped and scaled to exactly the asked size.
+JobParams TextToImageParams(const std::string& prompt, int width, int height, const std::string& engine = "") {
+    JobParams params = PromptParams(prompt, engine);
+    params.kind = JobKind::kTextToImage;
+    params.width = width;
+    params.height = height;
+    return params;
+}
+
+TEST_F(StabilityTransformerTest, SdxlTextToImageSendsJsonAtTheClosestSdxlSize) {
+    StabilityTransformer transformer(TestConfig(fake_), codec_);
+    EXPECT_TRUE(transformer.SupportsTextToImage());
+    JobParams params = TextToImageParams("a lighthouse", 640, 360);
+    params.negative_prompt = "blurry";
+    params.steps = 20;
+    params.guidance = 5;
+    params.seed = 99;
+    auto out = RunTransform(transformer, Image(), params, reporter_);
+    ASSERT_TRUE(out) << out.error().message;
+    const auto requests = fake_.Requests("/v1/generation");
+    ASSERT_EQ(requests.size(), 1u);
+    EXPECT_EQ(requests[0].status, 200);
+    EXPECT_EQ(requests[0].path, "/v1/generation/stable-diffusion-xl-1024-v1-0/text-to-image");
+    EXPECT_EQ(requests[0].headers.at("Content-Type"), "application/json");
+    const auto body = nlohmann::json::parse(requests[0].json_body);
+    EXPECT_EQ(body["width"], 1344);  // 16:9 -> 1344x768
+    EXPECT_EQ(body["height"], 768);
+    EXPECT_EQ(body["text_prompts"][0]["text"], "a lighthouse");
+    EXPECT_EQ(body["text_prompts"][1]["text"], "blurry");
+    EXPECT_EQ(body["text_prompts"][1]["weight"], -1);
+    EXPECT_EQ(body["steps"], 20);
+    EXPECT_EQ(body["cfg_scale"], 5.0);
+    EXPECT_EQ(body["seed"], 99);
+    EXPECT_EQ(body["samples"], 1);
+    EXPECT_FALSE(body.contains("init_image"));
+    EXPECT_EQ(out->image.width, 640);
+    EXPECT_EQ(out->image.height, 360);
+    EXPECT_EQ(out->meta.at("sdxl_size"), "1344x768");
+    EXPECT_EQ(out->meta.at("seed"), "99");
+    EXPECT_EQ(out->meta.count("strength"), 0u) << "no photo to keep or change";
+    EXPECT_EQ(out->meta.count("image_strength"), 0u);
+    EXPECT_EQ(fake_.Generations(), 1);
+}
+
+TEST_F(StabilityTransformerTest, V2TextToImageAsksForTheClosestAspectRatio) {
+    StabilityTransformer transformer(TestConfig(fake_), codec_);
+    for (const auto& [engine, path] : std::vector<std::pair<std::string, std::string>>{
+             {"sd3.5-large", "/v2beta/stable-image/generate/sd3"}, {"ultra", "/v2beta/stable-image/generate/ultra"}}) {
+        auto out = RunTransform(transformer, Image(), TextToImageParams("a lighthouse", 512, 768, engine), reporter_);
+        ASSERT_TRUE(out) << engine << ": " << out.error().message;
+        const RecordedRequest sent = fake_.Requests(path).back();
+        EXPECT_EQ(sent.status, 200) << engine;
+        EXPECT_EQ(sent.fields.at("aspect_ratio"), "2:3") << engine;
+        EXPECT_EQ(sent.files.count("image"), 0u) << engine;
+        EXPECT_EQ(sent.fields.count("strength"), 0u) << engine;
+        if (engine != "ultra") EXPECT_EQ(sent.fields.at("mode"), "text-to-image");
+        EXPECT_EQ(out->image.width, 512) << engine;
+        EXPECT_EQ(out->image.height, 768) << engine;
+        EXPECT_EQ(out->meta.at("aspect_ratio"), "2:3") << engine;
+    }
+}
+
+TEST(StabilityImageFitting, ClosestV2AspectRatio) {
+    EXPECT_EQ(ClosestV2AspectRatio({1024, 1024}), "1:1");
+    EXPECT_EQ(ClosestV2AspectRatio({1920, 1080}), "16:9");
+    EXPECT_EQ(ClosestV2AspectRatio({1080, 1920}), "9:16");
+    EXPECT_EQ(ClosestV2AspectRatio({3000, 1000}), "21:9");
+    EXPECT_EQ(ClosestV2AspectRatio({640, 512}), "5:4");
 }
 
 TEST_F(StabilityTransformerTest, SdxlFitsSeveralAspectRatios) {

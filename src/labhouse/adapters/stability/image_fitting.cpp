@@ -31,6 +31,23 @@ Size ClosestSdxlSize(Size upload) {
     return best;
 }
 
+std::string ClosestV2AspectRatio(Size wanted) {
+    const double target = LogAspect(wanted);
+    std::string best;
+    double best_distance = 0;
+    for (const char* ratio : kV2AspectRatios) {
+        const std::string text = ratio;
+        const auto colon = text.find(':');
+        const Size shape{std::stoi(text.substr(0, colon)), std::stoi(text.substr(colon + 1))};
+        const double distance = std::abs(LogAspect(shape) - target);
+        if (best.empty() || distance < best_distance) {
+            best = text;
+            best_distance = distance;
+        }
+    }
+    return best;
+}
+
 std::string SdxlFit::Describe() const {
     std::string out = std::to_string(canvas.width) + "x" + std::to_string(canvas.height);
     if (Padded()) {

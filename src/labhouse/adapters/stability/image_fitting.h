@@ -27,10 +27,17 @@ inline constexpr std::array<Size, 9> kSdxlSizes = {{
     {1344, 768}, {768, 1344}, {1536, 640}, {640, 1536},
 }};
 
+// The aspect ratios v2beta's text-to-image takes (`aspect_ratio`; contract §4.2).
+inline constexpr std::array<const char*, 9> kV2AspectRatios = {"21:9", "16:9", "3:2", "5:4", "1:1",
+                                                               "4:5", "2:3", "9:16", "9:21"};
+
 bool IsSdxlSize(Size size);
 // The allowed size whose aspect ratio is closest to width:height (compared as log ratios, so 2:1
 // and 1:2 are equally far from 1:1).
 Size ClosestSdxlSize(Size upload);
+
+// The v2beta aspect ratio closest to width:height (log ratios, as ClosestSdxlSize).
+std::string ClosestV2AspectRatio(Size wanted);
 
 // Where the upload sits inside the SDXL canvas.
 struct SdxlFit {

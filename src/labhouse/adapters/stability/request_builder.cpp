@@ -5,6 +5,8 @@
 #include <cmath>
 #include <cstdio>
 
+#include <nlohmann/json.hpp>
+
 #include "labhouse/adapters/stability/http_client.h"
 
 namespace labhouse::stability {
@@ -125,6 +127,34 @@ Result<GenerationSettings> ResolveSettings(const JobParams& params, const Style*
     return s;
 }
 
+namespace {
+
+// sd3 and ultra: image-to-image with `png`, text-to-image (png null) at `aspect_ratio`.
+void BuildV2(const GenerationSettings& s, const std::string* png, const std::string& aspect_ratio,
+             const StabilityConfig& config, PreparedRequest& request, MultipartBody& body) {
+    const bool sd3 = s.engine.api == StabilityApi::kV2Sd3;
+    request.path = sd3 ? "/v2beta/stable-image/generate/sd3" : "/v2beta/stable-image/generate/ultra";
+    request.accept = config.v2_accept_json ? "application/json" : "image/*";
+    body.AddField("prompt", s.prompt);
+    if (sd3) {
+        body.AddField("mode", png != nullptr ? "image-to-image" : "text-to-image");
+        body.AddField("model", s.engine.id);
+    }
+    if (png != nullptr) {
+        body.AddFile("image", "image.png", "image/png", *png);
+        body.AddField("strength", FormatNumber(s.strength));
+    } else {
+        body.AddField("aspect_ratio", aspect_ratio);
+    }
+    if (!s.negative_prompt.empty()) body.AddField("negative_prompt", s.negative_prompt);
+    if (s.cfg_scale) body.AddField("cfg_scale", FormatNumber(*s.cfg_scale));
+    body.AddField("seed", std::to_string(s.seed));
+    body.AddField("output_format", "png");
+    if (!s.style_preset.empty()) body.AddField("style_preset", s.style_preset);
+}
+
+}  // namespace
+
 PreparedRequest BuildRequest(const GenerationSettings& s, const std::string& png, const StabilityConfig& config) {
     PreparedRequest request;
     MultipartBody body;
@@ -150,28 +180,52 @@ PreparedRequest BuildRequest(const GenerationSettings& s, const std::string& png
             if (!s.style_preset.empty()) body.AddField("style_preset", s.style_preset);
             break;
         case StabilityApi::kV2Sd3:
-        case StabilityApi::kV2Ultra: {
-            const bool sd3 = s.engine.api == StabilityApi::kV2Sd3;
-            request.path = sd3 ? "/v2beta/stable-image/generate/sd3" : "/v2beta/stable-image/generate/ultra";
-            request.accept = config.v2_accept_json ? "application/json" : "image/*";
-            body.AddField("prompt", s.prompt);
-            if (sd3) {
-                body.AddField("mode", "image-to-image");
-                body.AddField("model", s.engine.id);
-            }
-            body.AddFile("image", "image.png", "image/png", png);
-            body.AddField("strength", FormatNumber(s.strength));
-            if (!s.negative_prompt.empty()) body.AddField("negative_prompt", s.negative_prompt);
-            if (s.cfg_scale) body.AddField("cfg_scale", FormatNumber(*s.cfg_scale));
-            body.AddField("seed", std::to_string(s.seed));
-            body.AddField("output_format", "png");
-            if (!s.style_preset.empty()) body.AddField("style_preset", s.style_preset);
+        case StabilityApi::kV2Ultra:
+            BuildV2(s, &png, "", config, request, body);
             break;
-        }
     }
     request.content_type = body.ContentType();
     request.fields = body.Summary();
     request.body = body.Finish();
+    return request;
+}
+
+PreparedRequest BuildTextToImageRequest(const GenerationSettings& s, const TextToImageShape& shape,
+                                        const StabilityConfig& config) {
+    PreparedRequest request;
+    if (s.engine.api != StabilityApi::kV1Sdxl) {
+        MultipartBody body;
+        BuildV2(s, nullptr, shape.aspect_ratio, config, request, body);
+        request.content_type = body.ContentType();
+        request.fields = body.Summary();
+        request.body = body.Finish();
+        return request;
+    }
+    // v1's text-to-image takes JSON, not multipart; the fields match its image-to-image.
+    request.path = "/v1/generation/" + s.engine.id + "/text-to-image";
+    request.accept = config.v1_accept_png ? "image/png" : "application/json";
+    request.content_type = "application/json";
+    nlohmann::json prompts = nlohmann::json::array({{{"text", s.prompt}, {"weight", 1}}});
+    if (!s.negative_prompt.empty()) prompts.push_back({{"text", s.negative_prompt}, {"weight", -1}});
+    nlohmann::json body = {{"text_prompts", prompts},      {"width", shape.canvas.width},
+                           {"height", shape.canvas.height}, {"cfg_scale", *s.cfg_scale},
+                           {"steps", *s.steps},             {"seed", s.seed},
+                           {"samples", 1}};
+    if (!s.sampler.empty()) body["sampler"] = s.sampler;
+    if (!s.style_preset.empty()) body["style_preset"] = s.style_preset;
+    request.body = body.dump();
+    request.fields = {{"text_prompts[0][text]", s.prompt}, {"text_prompts[0][weight]", "1"}};
+    if (!s.negative_prompt.empty()) {
+        request.fields.push_back({"text_prompts[1][text]", s.negative_prompt});
+        request.fields.push_back({"text_prompts[1][weight]", "-1"});
+    }
+    for (const char* key : {"width", "height", "cfg_scale", "steps", "seed", "samples", "sampler", "style_preset"}) {
+        if (!body.contains(key)) continue;
+        const auto& value = body[key];
+        request.fields.push_back({key, value.is_string() ? value.get<std::string>()
+                                       : value.is_number_float() ? FormatNumber(value.get<double>())
+                                                                 : value.dump()});
+    }
     return request;
 }
 

@@ -13,6 +13,7 @@
 #include <utility>
 #include <vector>
 
+#include "labhouse/adapters/stability/image_fitting.h"
 #include "labhouse/adapters/stability/stability_config.h"
 #include "labhouse/core/base/result.h"
 #include "labhouse/core/domain/job.h"
@@ -53,6 +54,15 @@ struct PreparedRequest {
 
 // `png` is the init image, already at an allowed size.
 PreparedRequest BuildRequest(const GenerationSettings& settings, const std::string& png, const StabilityConfig& config);
+
+// Text to image: v1 `/v1/generation/<engine>/text-to-image` (JSON, `canvas` one of the SDXL
+// sizes), v2beta sd3 with `mode=text-to-image` or ultra without an image, at `aspect_ratio`.
+struct TextToImageShape {
+    Size canvas;               // v1
+    std::string aspect_ratio;  // v2beta
+};
+PreparedRequest BuildTextToImageRequest(const GenerationSettings& settings, const TextToImageShape& shape,
+                                        const StabilityConfig& config);
 
 // Shortest decimal text for a parameter: 0.35, 7, 0.125.
 std::string FormatNumber(double value);

@@ -73,8 +73,10 @@ struct StabilityTransformer::Prepared {
     HttpRequest request;  // carries the key in its Authorization header: never log it
     std::vector<std::pair<std::string, std::string>> fields;
     std::string path;
-    std::optional<SdxlFit> fit;  // v1
+    std::optional<SdxlFit> fit;  // v1 image-to-image
     Size sent;                   // the init image's size as sent
+    std::optional<Size> text_to_image;  // the asked size, for a text-to-image job
+    std::string shape;                  // text to image: the SDXL size or aspect ratio asked of the API
 };
 
 StabilityTransformer::StabilityTransformer(StabilityConfig config, const ImageCodec& codec)
@@ -180,7 +182,11 @@ Result<TransformOutput> StabilityTransformer::Transform(const TransformInput& in
         return FailedPrecondition("the stability backend has no API key (set LABHOUSE_STABILITY_API_KEY)");
     }
     LABHOUSE_ASSIGN_OR_RETURN(GenerationSettings settings, ResolveSettings(input.params, input.style, config_));
-    if (input.image.Empty()) return InvalidArgument("the input image is empty");
+    const bool text_to_image = input.params.kind == JobKind::kTextToImage;
+    if (text_to_image && (!input.params.width || !input.params.height)) {
+        return InvalidArgument("a text-to-image job needs width and height");
+    }
+    if (!text_to_image && input.image.Empty()) return InvalidArgument("the input image is empty");
     progress.Report({"preparing", 0, 0, 0});
     LABHOUSE_ASSIGN_OR_RETURN(Prepared prepared, Prepare(input, settings));
     int attempts = 0;
@@ -191,6 +197,23 @@ Result<TransformOutput> StabilityTransformer::Transform(const TransformInput& in
 Result<StabilityTransformer::Prepared> StabilityTransformer::Prepare(const TransformInput& input,
                                                                    const GenerationSettings& settings) const {
     Prepared prepared;
+    PreparedRequest built;
+    if (input.params.kind == JobKind::kTextToImage) {
+        // The API makes a few fixed shapes: the closest to the asked aspect, then the result is
+        // cropped and scaled to exactly the asked size (Finish).
+        const Size wanted{*input.params.width, *input.params.height};
+        TextToImageShape shape;
+        if (settings.engine.api == StabilityApi::kV1Sdxl) {
+            shape.canvas = ClosestSdxlSize(wanted);
+            prepared.shape = SizeText(shape.canvas);
+        } else {
+            shape.aspect_ratio = ClosestV2AspectRatio(wanted);
+            prepared.shape = shape.aspect_ratio;
+        }
+        prepared.text_to_image = wanted;
+        built = BuildTextToImageRequest(settings, shape, config_);
+        return Finalize(std::move(prepared), std::move(built));
+    }
     const Size upload{input.image.width, input.image.height};
     Image to_send;
     if (settings.engine.api == StabilityApi::kV1Sdxl) {
@@ -206,12 +229,16 @@ Result<StabilityTransformer::Prepared> StabilityTransformer::Prepare(const Trans
         return PayloadTooLarge("the SDXL init image is " + std::to_string(png.size()) + " bytes as PNG, over the " +
                                std::to_string(config_.max_v1_upload_bytes) + " byte limit; nothing was sent");
     }
-    PreparedRequest built = BuildRequest(settings, png, config_);
+    built = BuildRequest(settings, png, config_);
     if (settings.engine.api != StabilityApi::kV1Sdxl &&
         static_cast<std::int64_t>(built.body.size()) > config_.max_v2_request_bytes) {
         return PayloadTooLarge("the request would be " + std::to_string(built.body.size()) +
                                " bytes, over Stability's 10 MiB limit; nothing was sent");
     }
+    return Finalize(std::move(prepared), std::move(built));
+}
+
+StabilityTransformer::Prepared StabilityTransformer::Finalize(Prepared prepared, PreparedRequest built) const {
     prepared.path = built.path;
     prepared.fields = std::move(built.fields);
     prepared.request.method = "POST";
@@ -356,7 +383,10 @@ Result<TransformOutput> StabilityTransformer::Finish(const Prepared& prepared, c
 
     TransformOutput output;
     std::map<std::string, std::string>& meta = output.meta;
-    if (prepared.fit) {
+    if (prepared.text_to_image) {
+        output.image = CoverResize(*decoded, *prepared.text_to_image);
+        meta[settings.engine.api == StabilityApi::kV1Sdxl ? "sdxl_size" : "aspect_ratio"] = prepared.shape;
+    } else if (prepared.fit) {
         output.image = CutContent(*decoded, *prepared.fit);
         meta["sdxl_size"] = prepared.fit->Describe();
         meta["image_strength"] = FormatNumber(1.0 - settings.strength);
@@ -369,7 +399,7 @@ Result<TransformOutput> StabilityTransformer::Finish(const Prepared& prepared, c
     meta["api"] = ApiName(settings.engine.api);
     meta["prompt"] = settings.prompt;
     if (!settings.negative_prompt.empty()) meta["negative_prompt"] = settings.negative_prompt;
-    meta["strength"] = FormatNumber(settings.strength);
+    if (!prepared.text_to_image) meta["strength"] = FormatNumber(settings.strength);
     if (settings.cfg_scale) meta["guidance"] = FormatNumber(*settings.cfg_scale);
     if (settings.steps) meta["steps"] = std::to_string(*settings.steps);
     if (!settings.sampler.empty()) meta["sampler"] = settings.sampler;

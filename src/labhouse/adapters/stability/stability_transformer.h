@@ -1,5 +1,5 @@
-// StabilityTransformer ("stability"): image-to-image through Stability AI's hosted API, SDXL 1.0
-// on v1 and SD3.5 / Ultra on v2beta. Remote jobs are I/O bound, so one worker process runs up to
+// StabilityTransformer ("stability"): image-to-image and text-to-image through Stability AI's
+// hosted API, SDXL 1.0 on v1 and SD3.5 / Ultra on v2beta. Remote jobs are I/O bound, so one worker process runs up to
 // config.max_concurrency of them at once on dedicated runner threads; everything here is
 // thread-safe. The behaviour (sizes, strength, retries, charges, errors) is described in
 // docs/stability.md.
@@ -40,12 +40,17 @@ public:
     // (retries used up, or an answer that may have been charged was lost), kCancelled.
     Result<TransformOutput> Transform(const TransformInput& input, ProgressReporter& progress) override;
     int MaxConcurrency() const override { return config_.max_concurrency; }
+    // Text to image at the closest shape the engine makes (an SDXL size, a v2beta aspect ratio),
+    // then cropped and scaled to the asked size.
+    bool SupportsTextToImage() const override { return true; }
 
     const StabilityConfig& config() const { return config_; }
 
 private:
     struct Prepared;  // the request for one job, built once and re-sent on retries
     Result<Prepared> Prepare(const TransformInput& input, const GenerationSettings& settings) const;
+    // The HTTP request (URL, key, headers) around a built body.
+    Prepared Finalize(Prepared prepared, PreparedRequest built) const;
     Result<TransformOutput> Finish(const Prepared& prepared, const GenerationSettings& settings,
                                    const GeneratedImage& generated, int attempts, ProgressReporter& progress) const;
     // Sends the request, waiting and re-sending as the retry policy allows; counts attempts.
