@@ -455,5 +455,60 @@ TEST_P(JobRepositoryContract, ConcurrentNodesClaimAWebhookDeliveryExactlyOnce) {
     EXPECT_EQ(won.load(), 1);
 }
 
+// Daily quotas are enforced by the insert itself: what the HTTP layer checks first can be passed
+// by simultaneous requests, this cannot.
+TEST_P(JobRepositoryContract, CreateWithAQuotaCountsTheOwnersJobsInTheWindow) {
+    const CreateQuota quota{2, kNow};
+    auto owned = [](const std::string& owner, std::int64_t created, const std::string& idempotency_key = "") {
+        Job job = NewJob("classic", created);
+        job.owner = owner;
+        job.idempotency_key = idempotency_key;
+        job.request_fingerprint = "fp";
+        return job;
+    };
+    ASSERT_TRUE(repo_->Create(owned("key_q", kNow - 1), quota)) << "before the window: not counted";
+    ASSERT_TRUE(repo_->Create(owned("key_q", kNow, "key_q:first"), quota));
+    ASSERT_TRUE(repo_->Create(owned("key_q", kNow + 1), quota));
+    auto refused = repo_->Create(owned("key_q", kNow + 2), quota);
+    ASSERT_FALSE(refused);
+    EXPECT_EQ(refused.error().code, ErrorCode::kResourceExhausted);
+    EXPECT_EQ(refused.error().reason, "DAILY_QUOTA");
+    EXPECT_EQ(*repo_->CountCreatedSince("key_q", kNow), 2) << "nothing was inserted";
+    auto replay = repo_->Create(owned("key_q", kNow + 3, "key_q:first"), quota);
+    ASSERT_TRUE(replay) << replay.error().message;
+    EXPECT_FALSE(replay->second) << "a replay creates nothing, so the quota does not stop it";
+    EXPECT_TRUE(repo_->Create(owned("key_r", kNow + 4), quota)) << "another owner's quota";
+    EXPECT_TRUE(repo_->Create(owned("key_q", kNow + 5))) << "no quota given";
+}
+
+TEST_P(JobRepositoryContract, SimultaneousCreatesNeverOvershootAQuota) {
+    // Rounds of 8 inserts at once for one owner each, a quota of 3: without the per-owner
+    // serialization some round lets a fourth in (two inserts read the same count).
+    const CreateQuota quota{3, kNow};
+    for (int round = 0; round < 12; ++round) {
+        const std::string owner = "key_burst_" + std::to_string(round);
+        std::atomic<int> created{0}, refused{0}, ready{0};
+        std::vector<std::thread> nodes;
+        for (int n = 0; n < 8; ++n) {
+            nodes.emplace_back([&, n] {
+                Job job = NewJob("classic", kNow + n);
+                job.owner = owner;
+                ++ready;
+                while (ready.load() < 8) std::this_thread::yield();  // start together
+                while (true) {
+                    auto result = repo_->Create(job, quota);
+                    if (!result && result.error().code == ErrorCode::kUnavailable) continue;  // busy: try again
+                    if (result) ++created;
+                    else if (result.error().code == ErrorCode::kResourceExhausted) ++refused;
+                    return;
+                }
+            });
+        }
+        for (auto& t : nodes) t.join();
+        EXPECT_EQ(created.load(), 3) << "round " << round;
+        EXPECT_EQ(refused.load(), 5) << "round " << round;
+    }
+}
+
 }  // namespace
 }  // namespace labhouse::testing

@@ -364,6 +364,28 @@ TEST(ScaleOutKeys, RateLimitAndDailyQuotaHoldAcrossApiNodes) {
     }
     EXPECT_EQ(created, 3);
     EXPECT_EQ(refused, 2);
+
+    // 12 requests at the same moment, 6 on each node, for a quota of 4: exactly 4 jobs, whichever
+    // check stops the rest (the early one, or the insert's own under a per-owner lock, which is
+    // what guarantees it; the repository contract tests show the race it closes).
+    const auto [burst_id, burst_secret] = CreateKey(cluster, {"--daily-jobs", "4"});
+    ASSERT_FALSE(burst_secret.empty());
+    std::atomic<int> burst_created{0}, burst_refused{0};
+    std::vector<std::thread> senders;
+    for (int i = 0; i < 12; ++i) {
+        senders.emplace_back([&, i] {
+            auto client = cluster.Api(i % 2);
+            client->set_bearer_token_auth(burst_secret.c_str());
+            auto res = client->Post("/api/v1/jobs",
+                                    Form(PngBytes(30 + i, 32), {{"backend", "classic"}, {"style", "cartoon"}}));
+            if (res && res->status == 202) ++burst_created;
+            else if (res && res->status == 429 && !res->get_header_value("Retry-After").empty()) ++burst_refused;
+            else ADD_FAILURE() << (res ? std::to_string(res->status) + " " + res->body : "no answer");
+        });
+    }
+    for (auto& sender : senders) sender.join();
+    EXPECT_EQ(burst_created.load(), 4);
+    EXPECT_EQ(burst_refused.load(), 8);
 }
 
 TEST(ScaleOutConfig, AWorkerRefusesTheEmbeddedDatabase) {

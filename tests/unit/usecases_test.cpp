@@ -40,7 +40,10 @@ public:
         return real_.MarkSucceeded(id, worker_id, result_blob, result_meta, now_ms);
     }
 
-    Result<std::pair<Job, bool>> Create(const Job& job) override { return real_.Create(job); }
+    using JobRepository::Create;
+    Result<std::pair<Job, bool>> Create(const Job& job, const std::optional<CreateQuota>& quota) override {
+        return real_.Create(job, quota);
+    }
     Result<Job> Get(const std::string& id) const override { return real_.Get(id); }
     Result<JobPage> List(const JobListQuery& query) const override { return real_.List(query); }
     Result<std::map<JobState, std::int64_t>> CountByState() const override { return real_.CountByState(); }

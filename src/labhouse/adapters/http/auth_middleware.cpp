@@ -21,6 +21,7 @@ const std::set<std::string> kJobCreatingRoutes = {"POST /api/v1/jobs", "POST /v1
 const Caller kOpenCaller{"", true, 0, 0};
 thread_local const Caller* current_caller = nullptr;
 thread_local Caller current_storage;
+thread_local std::optional<CreateQuota> current_quota;
 
 // OpenAI clients parse {"error": {"message", "type", "param", "code"}}; everything else gets ours.
 void SendAuthError(const httplib::Request& req, httplib::Response& res, int status, const std::string& code,
@@ -57,10 +58,18 @@ void SendThrottled(const httplib::Request& req, httplib::Response& res, const Th
 
 }  // namespace
 
-CallerScope::CallerScope() { current_caller = &kOpenCaller; }
-CallerScope::~CallerScope() { current_caller = nullptr; }
+CallerScope::CallerScope() {
+    current_caller = &kOpenCaller;
+    current_quota.reset();
+}
+CallerScope::~CallerScope() {
+    current_caller = nullptr;
+    current_quota.reset();
+}
 
 const Caller& CurrentCaller() { return current_caller != nullptr ? *current_caller : kOpenCaller; }
+
+const std::optional<CreateQuota>& CurrentQuota() { return current_quota; }
 
 bool Authorize(RouteContext& ctx, const std::string& route_label, const httplib::Request& req,
                httplib::Response& res) {
@@ -102,6 +111,7 @@ bool Authorize(RouteContext& ctx, const std::string& route_label, const httplib:
             SendThrottled(req, res, **quota);
             return false;
         }
+        current_quota = access->DailyQuota(current_storage);
     }
     return true;
 }

@@ -3,6 +3,7 @@
 // themselves. In the open mode (no AccessControl) every caller is an anonymous admin.
 #pragma once
 
+#include <optional>
 #include <string>
 
 #include <httplib.h>
@@ -34,6 +35,9 @@ bool Authorize(RouteContext& ctx, const std::string& route_label, const httplib:
 
 // The caller of the request being handled on this thread.
 const Caller& CurrentCaller();
+// The current caller's daily quota, for the job a job-creating route submits (SubmitRequest::quota:
+// the repository enforces it with the insert); nullopt when unlimited or on other routes.
+const std::optional<CreateQuota>& CurrentQuota();
 
 // The job if the current caller may see it; kNotFound otherwise (never "forbidden": another key's
 // job ids are not confirmed to exist).

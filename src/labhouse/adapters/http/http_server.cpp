@@ -1,5 +1,7 @@
 #include "labhouse/adapters/http/http_server.h"
 
+#include <chrono>
+
 #include "labhouse/adapters/http/auth_middleware.h"
 #include "labhouse/adapters/http/error_mapping.h"
 #include "labhouse/adapters/http/guarded_server.h"
@@ -14,7 +16,14 @@ void SendJson(httplib::Response& res, int status, const nlohmann::json& body) {
     res.set_content(body.dump(), "application/json");
 }
 
-void SendError(httplib::Response& res, const Error& error) { SendJson(res, HttpStatusFor(error.code), ErrorBody(error)); }
+void SendError(httplib::Response& res, const Error& error) {
+    if (error.reason == "DAILY_QUOTA") {  // the repository's own quota check (docs/api.md, Limits)
+        const auto now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+        res.set_header("Retry-After", std::to_string(SecondsUntilQuotaReset(now_ms)));
+    }
+    SendJson(res, HttpStatusFor(error.code), ErrorBody(error));
+}
 
 void Route(httplib::Server& server, RouteContext& ctx, Method method, const std::string& pattern,
            const std::string& label, RouteHandler handler) {

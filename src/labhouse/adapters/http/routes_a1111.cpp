@@ -58,6 +58,7 @@ std::optional<std::string> OwnerFilter() {
 void RunSync(RouteContext& ctx, const httplib::Request& req, httplib::Response& res, Result<A1111Request> request) {
     if (!request) return SendA1111Error(res, request.error());
     request->submit.owner = CurrentCaller().key_id;
+    request->submit.quota = CurrentQuota();
     request->submit.idempotency_key = req.get_header_value("Idempotency-Key");
     json parameters = json::parse(req.body, nullptr, false);
     // Echoed like A1111 does, without megabytes of base64.

@@ -104,6 +104,7 @@ void RegisterJobRoutes(httplib::Server& server, RouteContext& ctx) {
               auto request = ParseSubmit(ctx, req);
               if (!request) return SendError(res, request.error());
               request->owner = CurrentCaller().key_id;
+              request->quota = CurrentQuota();
               auto result = ctx.deps.submit.Submit(std::move(*request));
               if (!result) return SendError(res, result.error());
               res.set_header("Location", "/api/v1/jobs/" + result->job.id);

@@ -48,6 +48,7 @@ std::string BaseUrl(const httplib::Request& req) {
 // Submits the job, waits for it and answers in OpenAI's shape (both endpoints).
 void RunSync(RouteContext& ctx, const httplib::Request& req, httplib::Response& res, OpenAiImageRequest& request) {
     request.submit.owner = CurrentCaller().key_id;
+    request.submit.quota = CurrentQuota();
     request.submit.idempotency_key = req.get_header_value("Idempotency-Key");
     auto submitted = ctx.deps.submit.Submit(request.submit);
     if (!submitted) {

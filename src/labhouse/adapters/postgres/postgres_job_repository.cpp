@@ -8,6 +8,10 @@
 namespace labhouse::postgres {
 namespace {
 
+// The first key of the advisory locks that serialize one owner's job inserts under a quota (the
+// second is the owner's hash). Any fixed number; the migration lock uses the one-key form.
+constexpr int kQuotaLockSpace = 0x6c68;  // "lh"
+
 constexpr const char* kColumns =
     "id, state, params, input_blob, result_blob, progress_stage, progress_step, progress_total, "
     "progress_seconds_per_step, error_code, error_message, attempts, max_attempts, cancel_requested, lease_owner, "
@@ -80,11 +84,32 @@ Result<Job> PostgresJobRepository::Get(const std::string& id) const {
     });
 }
 
-Result<std::pair<Job, bool>> PostgresJobRepository::Create(const Job& job) {
+Result<std::pair<Job, bool>> PostgresJobRepository::Create(const Job& job, const std::optional<CreateQuota>& quota) {
     using Created = std::pair<Job, bool>;
     LABHOUSE_RETURN_IF_ERROR(CheckInputMatchesKind(job));
     return pool_->Run<Created>([&](pqxx::connection& conn) -> Result<Created> {
         pqxx::work tx(conn);
+        auto replay = [&](const pqxx::row& row) -> Result<Created> {
+            LABHOUSE_ASSIGN_OR_RETURN(Job found, ReadJob(row));
+            tx.commit();
+            if (found.request_fingerprint != job.request_fingerprint) {
+                return AlreadyExists("Idempotency-Key was already used with a different request");
+            }
+            return Created{found, false};
+        };
+        if (quota) {
+            // One owner's inserts take turns on every API node (a transaction-scoped advisory lock
+            // on the owner), so the count below cannot be read by two inserts at once. A replay
+            // is answered first: it creates nothing.
+            tx.exec_params("SELECT pg_advisory_xact_lock($1, hashtext($2))", kQuotaLockSpace, job.owner);
+            if (!job.idempotency_key.empty()) {
+                auto existing = tx.exec_params(Select("WHERE idempotency_key = $1"), job.idempotency_key);
+                if (!existing.empty()) return replay(existing[0]);
+            }
+            const auto used = tx.exec_params("SELECT COUNT(*) FROM jobs WHERE owner = $1 AND created_ms >= $2",
+                                             job.owner, quota->since_ms)[0][0].as<std::int64_t>();
+            if (used >= quota->max_jobs) return QuotaUsedUp(*quota);
+        }
         // ON CONFLICT makes two concurrent submissions with one key race safely: one inserts, the
         // other finds the winner's row below.
         auto inserted = tx.exec_params(
@@ -103,12 +128,7 @@ Result<std::pair<Job, bool>> PostgresJobRepository::Create(const Job& job) {
         }
         auto existing = tx.exec_params(Select("WHERE idempotency_key = $1"), job.idempotency_key);
         if (existing.empty()) return Unavailable("idempotency key conflict with a job that vanished; retry");
-        LABHOUSE_ASSIGN_OR_RETURN(Job found, ReadJob(existing[0]));
-        tx.commit();
-        if (found.request_fingerprint != job.request_fingerprint) {
-            return AlreadyExists("Idempotency-Key was already used with a different request");
-        }
-        return Created{found, false};
+        return replay(existing[0]);
     });
 }
 

@@ -21,7 +21,8 @@ public:
     // The schema version after migrations (the number of the last applied one).
     Result<int> SchemaVersion();
 
-    Result<std::pair<Job, bool>> Create(const Job& job) override;
+    using JobRepository::Create;
+    Result<std::pair<Job, bool>> Create(const Job& job, const std::optional<CreateQuota>& quota) override;
     Result<Job> Get(const std::string& id) const override;
     Result<JobPage> List(const JobListQuery& query) const override;
     Result<std::map<JobState, std::int64_t>> CountByState() const override;

@@ -205,7 +205,7 @@ Result<Job> SqliteJobRepository::Get(const std::string& id) const {
     return GetLocked(id);
 }
 
-Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
+Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job, const std::optional<CreateQuota>& quota) {
     LABHOUSE_RETURN_IF_ERROR(CheckInputMatchesKind(job));
     LABHOUSE_SQLITE_LOCK_OR_RETURN(lock, mutex_);
     Transaction tx(*db_);
@@ -221,6 +221,12 @@ Result<std::pair<Job, bool>> SqliteJobRepository::Create(const Job& job) {
             }
             return std::pair{existing, false};
         }
+    }
+    if (quota) {
+        // Counted inside the write transaction: one writer at a time, so no two inserts see the same count.
+        LABHOUSE_ASSIGN_OR_RETURN(auto count, db_->Prepare("SELECT COUNT(*) FROM jobs WHERE owner = ? AND created_ms >= ?"));
+        LABHOUSE_ASSIGN_OR_RETURN(bool row, count.Bind(1, job.owner).Bind(2, quota->since_ms).Step());
+        if (row && count.Int(0) >= quota->max_jobs) return QuotaUsedUp(*quota);
     }
     LABHOUSE_ASSIGN_OR_RETURN(auto insert, db_->Prepare(
         "INSERT INTO jobs (id, state, backend, params, input_blob, progress_stage, max_attempts, created_ms, "

@@ -26,6 +26,20 @@ struct JobPage {
     std::string next_cursor;  // empty when there is no further page
 };
 
+// A cap on the jobs one owner creates in a window (the daily quota of an API key).
+struct CreateQuota {
+    std::int64_t max_jobs = 0;  // jobs of the owner created at or after since_ms, the new one excluded
+    std::int64_t since_ms = 0;
+};
+
+// The error Create gives when a CreateQuota is used up.
+inline Error QuotaUsedUp(const CreateQuota& quota) {
+    Error error = ResourceExhausted("daily quota of " + std::to_string(quota.max_jobs) +
+                                    " jobs used up; it resets at 00:00 UTC");
+    error.reason = "DAILY_QUOTA";
+    return error;
+}
+
 struct ClaimRequest {
     std::string worker_id;
     std::int64_t now_ms = 0;
@@ -57,7 +71,12 @@ public:
     // exists and has the same request_fingerprint, returns it (second = false) and inserts nothing;
     // a different fingerprint is kAlreadyExists. Otherwise returns the stored job (second = true).
     // kInvalidArgument when the input blob does not match the kind (CheckInputMatchesKind).
-    virtual Result<std::pair<Job, bool>> Create(const Job& job) = 0;
+    // With `quota`: kResourceExhausted (reason "DAILY_QUOTA") when job.owner already has
+    // quota->max_jobs jobs created since quota->since_ms, counted in the insert's own transaction
+    // (serialized per owner), so simultaneous requests on several API nodes cannot overshoot it.
+    // A replay of an existing job is answered before the quota is looked at.
+    virtual Result<std::pair<Job, bool>> Create(const Job& job, const std::optional<CreateQuota>& quota) = 0;
+    Result<std::pair<Job, bool>> Create(const Job& job) { return Create(job, std::nullopt); }
     // kNotFound when absent.
     virtual Result<Job> Get(const std::string& id) const = 0;
     virtual Result<JobPage> List(const JobListQuery& query) const = 0;

@@ -127,16 +127,23 @@ std::optional<Throttle> AccessControl::AdmitRequest(const Caller& caller) {
                     **retry};
 }
 
-Result<std::optional<Throttle>> AccessControl::AdmitJob(const Caller& caller) const {
-    if (caller.daily_jobs <= 0) return std::optional<Throttle>{};
+std::optional<CreateQuota> AccessControl::DailyQuota(const Caller& caller) const {
+    if (caller.daily_jobs <= 0) return std::nullopt;
     const std::int64_t now = clock_.NowMs();
-    const std::int64_t day_start = now - now % kDayMs;
-    LABHOUSE_ASSIGN_OR_RETURN(std::int64_t used, jobs_.CountCreatedSince(caller.key_id, day_start));
-    if (used < caller.daily_jobs) return std::optional<Throttle>{};
-    const std::int64_t retry = (day_start + kDayMs - now + 999) / 1000;
-    return std::optional<Throttle>{Throttle{"daily quota of " + std::to_string(caller.daily_jobs) +
-                                                " jobs used up; it resets at 00:00 UTC",
-                                            std::max<std::int64_t>(1, retry)}};
+    return CreateQuota{caller.daily_jobs, now - now % kDayMs};
+}
+
+std::int64_t SecondsUntilQuotaReset(std::int64_t now_ms) {
+    const std::int64_t day_start = now_ms - now_ms % kDayMs;
+    return std::max<std::int64_t>(1, (day_start + kDayMs - now_ms + 999) / 1000);
+}
+
+Result<std::optional<Throttle>> AccessControl::AdmitJob(const Caller& caller) const {
+    const std::optional<CreateQuota> quota = DailyQuota(caller);
+    if (!quota) return std::optional<Throttle>{};
+    LABHOUSE_ASSIGN_OR_RETURN(std::int64_t used, jobs_.CountCreatedSince(caller.key_id, quota->since_ms));
+    if (used < quota->max_jobs) return std::optional<Throttle>{};
+    return std::optional<Throttle>{Throttle{QuotaUsedUp(*quota).message, SecondsUntilQuotaReset(clock_.NowMs())}};
 }
 
 }  // namespace labhouse

@@ -34,6 +34,9 @@ struct Caller {
 };
 
 // A request refused for a limit: HTTP 429 with Retry-After.
+// Seconds from now_ms to the next 00:00 UTC, when daily quotas reset (at least 1).
+std::int64_t SecondsUntilQuotaReset(std::int64_t now_ms);
+
 struct Throttle {
     std::string message;
     std::int64_t retry_after_s = 1;
@@ -87,7 +90,11 @@ public:
     // Counts one request against the caller's rate limit; a Throttle when it is used up. Thread-safe.
     std::optional<Throttle> AdmitRequest(const Caller& caller);
     // Checks the daily job quota before a job is created (jobs since 00:00 UTC, every state).
+    // An early answer only: simultaneous requests can all pass it; DailyQuota() goes with the
+    // job to the repository, which enforces it with the insert.
     Result<std::optional<Throttle>> AdmitJob(const Caller& caller) const;
+    // The caller's quota as JobRepository::Create takes it; nullopt when unlimited.
+    std::optional<CreateQuota> DailyQuota(const Caller& caller) const;
 
 private:
     const KeyRepository& keys_;

@@ -166,7 +166,7 @@ Result<SubmitResult> SubmitJob::Submit(SubmitRequest request) {
     job.request_fingerprint = fingerprint;
     job.owner = request.owner;
 
-    LABHOUSE_ASSIGN_OR_RETURN(auto created, jobs_.Create(job));
+    LABHOUSE_ASSIGN_OR_RETURN(auto created, jobs_.Create(job, request.quota));
     if (created.second) {
         events_.Publish({created.first.id, created.first.state, created.first.progress, std::nullopt});
         queue_.Announce(created.first.id);

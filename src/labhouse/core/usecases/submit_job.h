@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 
 #include "labhouse/core/base/result.h"
@@ -34,6 +35,9 @@ struct SubmitRequest {
     // The submitting API key's id (empty in the open mode). Idempotency keys are scoped to it, so
     // one key can never replay, or learn about, another key's job by guessing its Idempotency-Key.
     std::string owner;
+    // The owner's daily quota, enforced atomically with the insert (the HTTP layer also checks it
+    // before reading the upload, which answers most over-quota requests cheaply).
+    std::optional<CreateQuota> quota;
 };
 
 struct SubmitResult {
