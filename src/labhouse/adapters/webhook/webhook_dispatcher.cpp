@@ -159,12 +159,13 @@ void WebhookDispatcher::Sweep(std::int64_t now_ms) {
 }
 
 void WebhookDispatcher::ClaimAndQueue(const std::string& id, std::int64_t now_ms) {
-    auto claimed = jobs_.ClaimWebhookDelivery(id, now_ms, NowMs() + claim_ms_);
-    if (!claimed || !*claimed) return;  // not due, not ended, or another node sends it
+    // Most jobs have no webhook: a read settles that without taking the database's write lock.
     auto job = jobs_.Get(id);
-    if (!job) return;  // deleted meanwhile: nothing to tell
+    if (!job || !IsTerminal(job->state)) return;  // deleted meanwhile, or not ended: nothing to tell
     auto url = job->params.options.find("webhook_url");
     if (url == job->params.options.end()) return;
+    auto claimed = jobs_.ClaimWebhookDelivery(id, now_ms, NowMs() + claim_ms_);
+    if (!claimed || !*claimed) return;  // not due, not ended, or another node sends it
     nlohmann::json payload = {
         {"event", JobEventName(job->state)},
         {"job",
